@@ -1,0 +1,1 @@
+"""Engines, reports and the command line."""

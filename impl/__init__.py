@@ -1,0 +1,1 @@
+"""The executable 2.6.25 memory manager."""

@@ -1,0 +1,308 @@
+"""One booted kernel: memory map, zones, vmalloc state, context and log.
+
+The state is kept in flat arrays indexed by pfn (the fields of struct page,
+include/linux/mm_types.h at v2.6.25) and small Python records, so it can be
+snapshot, compared and hashed cheaply.  Kernel functions live in the other
+modules of this package and are bound onto the instance by name
+(symbols.py), the way the linker resolves C symbols.
+
+Reports: BUG()/oops raise KernelOops (the kernel stops); bad_page, WARN and
+might_sleep reports are appended to ``k.events`` and execution continues, as
+in the kernel.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from types import MethodType
+
+from .kconfig import Kconfig, arch_constants, PAGE_SHIFT, PAGE_SIZE
+from .symbols import KFunc, base_symbols
+
+# include/linux/poison.h: what list_del() leaves in a page's lru words.
+LIST_POISON1 = 0x00100100
+LIST_POISON2 = 0x00200200
+# customised: what a word of memory reads before anything was written to it.
+UNINITIALISED = 0x5a5a5a5a5a5a5a5a
+# customised: kernel function pointers are addresses in a fake text segment.
+FUNC_TEXT_BASE = 0xffffffff80200000
+
+
+class KernelOops(Exception):
+    """BUG(), a failed BUG_ON/VM_BUG_ON, or a bad pointer dereference."""
+
+    def __init__(self, message: str, function: str = ""):
+        super().__init__(message)
+        self.message = message
+        self.function = function
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str        # BUG, bad_page, WARN, might_sleep, kmalloc, info
+    function: str    # the kernel function that reported it
+    message: str     # the kernel's own words where it has them
+
+    def is_error(self) -> bool:
+        return self.kind != "info"
+
+
+@dataclass
+class Context:
+    """Execution context: what in_interrupt()/in_atomic() look at."""
+    hardirq: int = 0          # irq_enter() nesting
+    irqs_disabled: bool = False
+    spin_depth: int = 0       # spinlocks held (real, whatever PREEMPT says)
+
+    def describe(self) -> str:
+        if self.hardirq:
+            return "interrupt"
+        if self.spin_depth or self.irqs_disabled:
+            return "atomic"
+        return "process"
+
+
+@dataclass
+class Zone:
+    """struct zone (include/linux/mmzone.h): one migrate type modelled."""
+    name: str
+    idx: int
+    zone_start_pfn: int
+    spanned_pages: int
+    max_order: int
+    pages_min: int = 0
+    # free_area[order]: circular list through lru_next/lru_prev with a
+    # sentinel; head_next/head_prev are the sentinel's own links.
+    head_next: list = field(default_factory=list)
+    head_prev: list = field(default_factory=list)
+    nr_free: list = field(default_factory=list)
+    NR_FREE_PAGES: int = 0
+
+    def sentinel(self, order: int) -> int:
+        # Negative, so it can never be taken for a pfn.
+        return -1 - (self.idx * self.max_order + order)
+
+    def end_pfn(self) -> int:
+        return self.zone_start_pfn + self.spanned_pages
+
+
+@dataclass
+class VmStruct:
+    """struct vm_struct (include/linux/vmalloc.h, v2.6.25/26)."""
+    addr: int
+    size: int            # includes the guard page
+    flags: int
+    pages: int = 0       # kernel address of the struct page* array (0=NULL)
+    nr_pages: int = 0
+    phys_addr: int = 0
+    caller: str = ""
+    desc: int = 0        # kmalloc address of this descriptor
+
+
+@dataclass
+class KmallocObject:
+    """An object handed out by the kmalloc shim (mm/slub.c)."""
+    addr: int
+    size: int
+    gfp: int
+    large_page: int | None = None    # pfn when served by kmalloc_large
+    words: dict = field(default_factory=dict)
+
+
+class Kernel:
+    """The kernel state plus its bound symbol table."""
+
+    def __init__(self, cfg: Kconfig | None = None,
+                 symbols: dict[str, KFunc] | None = None):
+        self.cfg = cfg or Kconfig.make()
+        c = arch_constants(self.cfg)
+        self.consts = c
+        self.PAGE_SHIFT, self.PAGE_SIZE = PAGE_SHIFT, PAGE_SIZE
+        self.BITS = c["BITS"]
+        self.PTR_SIZE = self.BITS // 8
+        self.PAGE_OFFSET = c["PAGE_OFFSET"]
+        self.VMALLOC_START, self.VMALLOC_END = c["VMALLOC_START"], c["VMALLOC_END"]
+        self.MAX_ORDER = c["MAX_ORDER"]
+        self.MEM_MAP_VIRT = c["MEM_MAP_VIRT"]
+        self.SIZEOF_STRUCT_PAGE = c["SIZEOF_STRUCT_PAGE"]
+        self.nr_pages = n = self.cfg.mem_pages
+        self.lowmem_pages = c["lowmem_pages"]
+        # struct page fields, indexed by pfn (mem_map[] / vmemmap).
+        self.flags = [0] * n
+        self._count = [0] * n
+        self._mapcount = [-1] * n
+        self.private = [0] * n      # overlaid by first_page
+        self.mapping = [0] * n
+        self.lru_next = [0] * n
+        self.lru_prev = [0] * n
+        # page contents: pfn -> {byte offset: word}; absent pfn = never written
+        self.pagemem: dict[int, dict[int, int]] = {}
+        self.zones: list[Zone] = []
+        self.vmlist: list[VmStruct] = []     # sorted by addr, as the kernel keeps it
+        self.pgtables: dict = {}             # (level, index) -> table pfn
+        self.ptes: dict[int, int] = {}       # vaddr page -> pfn (present PTEs)
+        self.page_address_map: dict[int, int] = {}   # HASHED_PAGE_VIRTUAL
+        self.kmalloc_objs: dict[int, KmallocObject] = {}
+        self.kmalloc_next = 0
+        self.kmalloc_free_slots: list[int] = []
+        self.freed_kmalloc: set[int] = set()
+        self.ctx = Context()
+        self.events: list[Event] = []
+        # fault injection budgets (fail_page_alloc, page tables, failslab)
+        self.fail_page_alloc = 0
+        self.fail_pt_alloc = 0
+        self.fail_kmalloc = 0
+        self.tainted = False
+        self.calls = 0
+        self._func_names: list[str] = []
+        self._func_addr: dict[str, int] = {}
+        self.symbols: dict[str, KFunc] = {}
+        from .page_flags import page_flag_bits
+        self.__dict__.update(page_flag_bits(self.cfg))
+        self.link(symbols if symbols is not None else base_symbols(self.cfg))
+        self.boot()
+
+    # -- linking ----------------------------------------------------------
+    def link(self, symbols: dict[str, KFunc]) -> None:
+        """Bind every symbol onto the instance: k.<C name>(args)."""
+        for name in list(self.symbols):
+            self.__dict__.pop(name, None)
+        self.symbols = dict(symbols)
+        for name, kf in self.symbols.items():
+            self.__dict__[name] = MethodType(kf.fn, self)
+
+    def func_addr(self, name: str) -> int:
+        """The address of a kernel function, for storing in a word."""
+        if name not in self._func_addr:
+            self._func_addr[name] = FUNC_TEXT_BASE + 16 * len(self._func_names)
+            self._func_names.append(name)
+        return self._func_addr[name]
+
+    def call_function_pointer(self, word: int, *args):
+        """Call through a function pointer read from memory."""
+        idx, rem = divmod(word - FUNC_TEXT_BASE, 16)
+        if rem or not 0 <= idx < len(self._func_names):
+            self.oops(f"BUG: unable to handle kernel paging request at "
+                      f"{word & ((1 << self.BITS) - 1):#x} (call through a "
+                      f"garbage function pointer)", "call")
+        return getattr(self, self._func_names[idx])(*args)
+
+    # -- boot ---------------------------------------------------------------
+    def boot(self) -> None:
+        """mem_init(): put every page on the free lists, zone by zone."""
+        n, low = self.nr_pages, self.lowmem_pages
+        spans = [("Normal", 0, low)]
+        if self.cfg.ARCH == "i386" and self.cfg.HIGHMEM and low < n:
+            spans.append(("HighMem", low, n - low))
+        for idx, (name, start, size) in enumerate(spans):
+            z = Zone(name, idx, start, size, self.MAX_ORDER,
+                     pages_min=self.cfg.watermark_pages)
+            z.head_next = [z.sentinel(o) for o in range(self.MAX_ORDER)]
+            z.head_prev = list(z.head_next)
+            z.nr_free = [0] * self.MAX_ORDER
+            self.zones.append(z)
+        free_bootmem = getattr(self, "__free_pages_bootmem")
+        for z in self.zones:
+            pfn, end = z.zone_start_pfn, z.end_pfn()
+            while pfn < end:
+                # free_all_bootmem_core(): hand naturally aligned blocks,
+                # as large as fit, to the buddy allocator.
+                order = self.MAX_ORDER - 1
+                while order and (pfn & ((1 << order) - 1)
+                                 or pfn + (1 << order) > end):
+                    order -= 1
+                free_bootmem(pfn, order)
+                pfn += 1 << order
+        self.events.clear()
+
+    # -- reports ------------------------------------------------------------
+    def oops(self, message: str, function: str = "") -> None:
+        self.events.append(Event("BUG", function, message))
+        raise KernelOops(message, function)
+
+    def BUG_ON(self, cond, function: str, line: str = "") -> None:
+        if cond:
+            self.oops(f"kernel BUG at {line or function}!", function)
+
+    def VM_BUG_ON(self, cond, function: str, line: str = "") -> None:
+        if cond and self.cfg.DEBUG_VM:
+            self.oops(f"kernel BUG at {line or function}! (VM_BUG_ON)", function)
+
+    def WARN_ON(self, cond, function: str, message: str = "") -> bool:
+        if cond:
+            self.events.append(Event("WARN", function,
+                                     message or f"WARNING: at {function}()"))
+        return bool(cond)
+
+    def report(self, kind: str, function: str, message: str) -> None:
+        self.events.append(Event(kind, function, message))
+
+    def errors(self) -> list[Event]:
+        return [e for e in self.events if e.is_error()]
+
+    # -- struct page pointers -------------------------------------------------
+    def deref(self, page, function: str = "") -> int:
+        """Check a struct page pointer before reading its fields."""
+        if page is None:
+            self.oops("BUG: unable to handle kernel NULL pointer dereference"
+                      " (struct page)", function)
+        if not 0 <= page < self.nr_pages:
+            self.oops(f"BUG: unable to handle kernel paging request at "
+                      f"{self.page_to_word(page) & ((1 << self.BITS) - 1):#x}"
+                      f" (struct page of pfn {page} is outside mem_map)",
+                      function)
+        return page
+
+    def page_to_word(self, page) -> int:
+        """A struct page pointer as the value stored in a kernel word."""
+        if page is None:
+            return 0
+        return self.MEM_MAP_VIRT + page * self.SIZEOF_STRUCT_PAGE
+
+    def word_to_page(self, word: int):
+        """The struct page pointer a word holds (None for NULL)."""
+        if word == 0:
+            return None
+        off = word - self.MEM_MAP_VIRT
+        if off % self.SIZEOF_STRUCT_PAGE:
+            # Not a struct page boundary: a garbage pointer.  Keep it
+            # distinguishable and out of range so deref() reports it.
+            return self.nr_pages + (1 << 40) + (off & 0xffffffff)
+        return off // self.SIZEOF_STRUCT_PAGE
+
+    # -- snapshots ------------------------------------------------------------
+    _STATE = ("flags", "_count", "_mapcount", "private", "mapping",
+              "lru_next", "lru_prev", "pagemem", "zones", "vmlist",
+              "pgtables", "ptes", "page_address_map", "kmalloc_objs",
+              "kmalloc_next", "kmalloc_free_slots", "freed_kmalloc", "ctx", "events",
+              "fail_page_alloc", "fail_pt_alloc", "fail_kmalloc", "tainted")
+
+    def snapshot(self) -> dict:
+        return {name: copy.deepcopy(getattr(self, name)) for name in self._STATE}
+
+    def restore(self, snap: dict) -> None:
+        for name, value in snap.items():
+            setattr(self, name, copy.deepcopy(value))
+
+    # -- small conveniences used by every module ------------------------------
+    def current_comm(self) -> str:
+        """current->comm: the model runs one task."""
+        return "vcpcheck"
+
+    def check_order(self, order, function: str) -> None:
+        """Guard an order read from memory before looping 2^order times.
+
+        An order beyond MAX_ORDER makes the kernel walk far outside the block
+        (for garbage, outside mem_map); the model reports the oops it would
+        end in instead of looping for ever.
+        """
+        if not isinstance(order, int) or not 0 <= order < max(self.MAX_ORDER, 20):
+            self.oops(f"BUG: unable to handle kernel paging request ({function}"
+                      f" with order {order!r} walks outside mem_map)", function)
+
+    def zone_of(self, page) -> Zone:
+        """page_zone(): the zone whose span holds the page."""
+        for z in self.zones:
+            if z.zone_start_pfn <= page < z.end_pfn():
+                return z
+        self.oops(f"page_zone: pfn {page} in no zone", "page_zone")

@@ -1,0 +1,518 @@
+"""The buddy allocator of mm/page_alloc.c (v2.6.25).
+
+Modelled as in the kernel: free_area[order] lists threaded through the
+pages' lru words (LIFO: frees and splits add at the front, allocation takes
+the first entry), PG_buddy with the order in private on the first page of a
+free block, __rmqueue/expand splitting off upper halves, __free_one_page
+merging with the buddy at pfn ^ (1 << order), prep_new_page and
+free_pages_check with bad_page, compound pages.
+
+Simplifications (each a labelled shim):
+  * stubbed: per-cpu page lists.  Order-0 frees go straight to the buddy
+    lists, so they merge earlier than in the kernel (§2.2 of the reference).
+  * stubbed: migrate types.  One free list per order (MIGRATE_UNMOVABLE);
+    __rmqueue_fallback never runs.
+  * customised: reclaim and the OOM killer.  The model has no page cache and
+    no process to kill, so where 2.6.25 would reclaim, OOM-kill and retry,
+    __alloc_pages fails (NULL) and logs it; this keeps failure paths
+    reachable instead of looping forever.
+  * customised: a buddy beyond the end of mem_map is "not a buddy" (the
+    kernel has reserved struct pages there).
+"""
+from __future__ import annotations
+
+from .gfp import (__GFP_COMP, __GFP_HIGH, __GFP_HIGHMEM, __GFP_NOFAIL,
+                  __GFP_NOWARN, __GFP_WAIT, __GFP_ZERO, gfp_to_str)
+from .kernel import LIST_POISON1, LIST_POISON2
+from .symbols import kfunc
+
+_SRC = "mm/page_alloc.c (v2.6.25)"
+
+# mm/page_alloc.c#L1204 alloc_flags
+ALLOC_NO_WATERMARKS = 0x01
+ALLOC_WMARK_MIN = 0x02
+ALLOC_WMARK_LOW = 0x04
+ALLOC_WMARK_HIGH = 0x08
+ALLOC_HARDER = 0x10
+ALLOC_HIGH = 0x20
+ALLOC_CPUSET = 0x40
+PAGE_ALLOC_COSTLY_ORDER = 3
+
+
+# --- free_area lists (include/linux/list.h list_add / list_del) ------------
+
+def free_list_add(k, zone, order, page):
+    """list_add(&page->lru, &zone->free_area[order].free_list): at the front."""
+    s = zone.sentinel(order)
+    nxt = zone.head_next[order]
+    k.lru_next[page], k.lru_prev[page] = nxt, s
+    if nxt == s:
+        zone.head_prev[order] = page
+    else:
+        k.lru_prev[nxt] = page
+    zone.head_next[order] = page
+
+
+def free_list_del(k, zone, order, page):
+    """list_del(&page->lru): unlink and poison the page's lru words."""
+    s = zone.sentinel(order)
+    prv, nxt = k.lru_prev[page], k.lru_next[page]
+    if prv == s:
+        zone.head_next[order] = nxt
+    else:
+        k.lru_next[prv] = nxt
+    if nxt == s:
+        zone.head_prev[order] = prv
+    else:
+        k.lru_prev[nxt] = prv
+    k.lru_next[page], k.lru_prev[page] = LIST_POISON1, LIST_POISON2
+
+
+def free_list_pages(k, zone, order):
+    """The pages on free_area[order], front first (for checks and pictures)."""
+    s = zone.sentinel(order)
+    out, page, seen = [], zone.head_next[order], 0
+    while page != s:
+        out.append(page)
+        seen += 1
+        if seen > k.nr_pages or not 0 <= page < k.nr_pages:
+            out.append(None)        # corrupt list: cycle or wild link
+            break
+        page = k.lru_next[page]
+    return out
+
+
+# --- bad_page and compound pages ------------------------------------------
+
+@kfunc(_SRC)
+def bad_range(k, zone, page):
+    """bad_range(): page outside the zone's span or not a valid pfn (#L207)."""
+    if not k.cfg.DEBUG_VM:
+        return False
+    return not (zone.zone_start_pfn <= page < zone.end_pfn()) or not k.pfn_valid(page)
+
+
+@kfunc(_SRC)
+def bad_page(k, page):
+    """bad_page(): report, then clear the bad-page flags and counts (#L223)."""
+    k.report("bad_page", "bad_page",
+             f"Bad page state in process '{k.current_comm()}' page:pfn {page} "
+             f"flags:{k.flags[page]:#x} mapping:{k.mapping[page]:#x} "
+             f"mapcount:{k._mapcount[page] + 1} count:{k._count[page]}")
+    k.flags[page] &= ~k.PAGE_FLAGS_CLEAR_WHEN_BAD
+    k._count[page] = 0
+    k._mapcount[page] = -1
+    k.mapping[page] = 0
+    k.tainted = True
+
+
+@kfunc(_SRC)
+def free_compound_page(k, page):
+    """free_compound_page(): the default compound dtor (#L270)."""
+    k.__free_pages_ok(page, k.compound_order(page))
+
+
+@kfunc(_SRC)
+def prep_compound_page(k, page, order):
+    """prep_compound_page(): dtor, order, PG_head, tails -> head (#L275)."""
+    k.set_compound_page_dtor(page, "free_compound_page")
+    k.set_compound_order(page, order)
+    k.__SetPageHead(page)
+    for i in range(1, 1 << order):
+        p = page + i
+        k.__SetPageTail(p)
+        k.private[p] = k.page_to_word(page)      # p->first_page = page
+
+
+@kfunc(_SRC)
+def destroy_compound_page(k, page, order):
+    """destroy_compound_page(): check and clear head/tail marks (#L291).
+
+    Reports bad_page(head) for a wrong stored order, a head that is not
+    PageHead, and each tail that is not PageTail or points elsewhere;
+    the free goes on regardless.
+    """
+    if k.compound_order(page) != order:
+        k.bad_page(page)
+    if not k.PageHead(page):
+        k.bad_page(page)
+    k.__ClearPageHead(page)
+    head_word = k.page_to_word(page)
+    for i in range(1, 1 << order):
+        p = k.deref(page + i, "destroy_compound_page")
+        if not k.PageTail(p) or k.private[p] != head_word:
+            k.bad_page(page)
+        k.__ClearPageTail(p)
+
+
+@kfunc(_SRC)
+def prep_zero_page(k, page, order, gfp_flags):
+    """prep_zero_page(): clear_highpage() each page (#L312)."""
+    k.VM_BUG_ON(gfp_flags & __GFP_HIGHMEM and k.in_interrupt(),
+                "prep_zero_page", "mm/page_alloc.c:318")
+    for i in range(1 << order):
+        k.clear_highpage(page + i)
+
+
+@kfunc(_SRC)
+def set_page_order(k, page, order):
+    """set_page_order(): private = order, __SetPageBuddy (#L325)."""
+    k.set_page_private(page, order)
+    k.__SetPageBuddy(page)
+
+
+@kfunc(_SRC)
+def rmv_page_order(k, page):
+    """rmv_page_order(): __ClearPageBuddy, private = 0 (#L331)."""
+    k.__ClearPageBuddy(page)
+    k.set_page_private(page, 0)
+
+
+@kfunc(_SRC)
+def __page_find_buddy(k, page, page_idx, order):
+    """__page_find_buddy(): page + ((page_idx ^ (1 << order)) - page_idx) (#L355)."""
+    return page + ((page_idx ^ (1 << order)) - page_idx)
+
+
+@kfunc(_SRC)
+def __find_combined_index(k, page_idx, order):
+    """__find_combined_index(): page_idx & ~(1 << order) (#L363)."""
+    return page_idx & ~(1 << order)
+
+
+@kfunc(_SRC)
+def page_is_buddy(k, page, buddy, order):
+    """page_is_buddy(): same zone, PG_buddy and the same order (#L381).
+
+    BUG (always on) if such a buddy has a nonzero count.
+    """
+    if not 0 <= buddy < k.nr_pages:      # customised: past the end of mem_map
+        return False
+    if k.zone_of(page) is not k.zone_of(buddy):
+        return False
+    if k.PageBuddy(buddy) and k.page_order(buddy) == order:
+        k.BUG_ON(k.page_count(buddy) != 0, "page_is_buddy",
+                 "mm/page_alloc.c:392")
+        return True
+    return False
+
+
+@kfunc(_SRC)
+def __free_one_page(k, page, zone, order):
+    """__free_one_page(): merge with free buddies and list the block (#L421)."""
+    if k.PageCompound(page):
+        k.destroy_compound_page(page, order)
+    page_idx = k.page_to_pfn(page) & ((1 << k.MAX_ORDER) - 1)
+    k.VM_BUG_ON(page_idx & ((1 << order) - 1), "__free_one_page",
+                "mm/page_alloc.c:434")
+    k.VM_BUG_ON(k.bad_range(zone, page), "__free_one_page",
+                "mm/page_alloc.c:435")
+    zone.NR_FREE_PAGES += 1 << order
+    while order < k.MAX_ORDER - 1:
+        buddy = k.__page_find_buddy(page, page_idx, order)
+        if not k.page_is_buddy(page, buddy, order):
+            break
+        free_list_del(k, zone, order, buddy)
+        zone.nr_free[order] -= 1
+        k.rmv_page_order(buddy)
+        combined_idx = k.__find_combined_index(page_idx, order)
+        page = page + (combined_idx - page_idx)
+        page_idx = combined_idx
+        order += 1
+    k.set_page_order(page, order)
+    free_list_add(k, zone, order, page)
+    zone.nr_free[order] += 1
+
+
+@kfunc(_SRC)
+def free_pages_check(k, page):
+    """free_pages_check(): bad_page on a busy page; returns PageReserved (#L459)."""
+    k.deref(page, "free_pages_check")
+    if (k.page_mapcount(page) or k.mapping[page] or k.page_count(page) != 0
+            or k.flags[page] & k.PAGE_FLAGS_CHECK_AT_FREE):
+        k.bad_page(page)
+    if k.PageDirty(page):
+        k.__ClearPageDirty(page)
+    return k.PageReserved(page)
+
+
+@kfunc(_SRC)
+def __free_pages_ok(k, page, order):
+    """__free_pages_ok(): check every page, skip if any is reserved (#L524)."""
+    k.check_order(order, "__free_pages_ok")
+    reserved = 0
+    for i in range(1 << order):
+        reserved += k.free_pages_check(k.deref(page + i, "__free_pages_ok"))
+    if reserved:
+        return
+    k.__free_one_page(page, k.page_zone(page), order)
+
+
+@kfunc(_SRC)
+def __free_pages_bootmem(k, page, order):
+    """__free_pages_bootmem(): hand a boot-time block to the allocator (#L549)."""
+    for i in range(1 << order):
+        k.__ClearPageReserved(page + i)
+    k.set_page_count(page, 1)
+    k.__free_pages(page, order)
+
+
+@kfunc(_SRC)
+def expand(k, zone, page, low, high):
+    """expand(): put upper halves back, keep the lowest 2^low pages (#L589)."""
+    size = 1 << high
+    while high > low:
+        high -= 1
+        size >>= 1
+        k.VM_BUG_ON(k.bad_range(zone, page + size), "expand",
+                    "mm/page_alloc.c:598")
+        free_list_add(k, zone, high, page + size)
+        zone.nr_free[high] += 1
+        k.set_page_order(page + size, high)
+
+
+@kfunc(_SRC)
+def prep_new_page(k, page, order, gfp_flags):
+    """prep_new_page(): check the first page, reset it, zero, compound (#L609).
+
+    Returns 1 for a PG_reserved page, which the caller skips.
+    """
+    if (k.page_mapcount(page) or k.mapping[page] or k.page_count(page) != 0
+            or k.flags[page] & k.PAGE_FLAGS_CHECK_AT_PREP):
+        k.bad_page(page)
+    if k.PageReserved(page):
+        return 1
+    k.flags[page] &= ~(1 << k.PG_uptodate | 1 << k.PG_error
+                       | 1 << k.PG_readahead | 1 << k.PG_referenced
+                       | 1 << k.PG_arch_1 | 1 << k.PG_owner_priv_1
+                       | 1 << k.PG_mappedtodisk)
+    k.set_page_private(page, 0)
+    k.set_page_refcounted(page)
+    if gfp_flags & __GFP_ZERO:
+        k.prep_zero_page(page, order, gfp_flags)
+    if order and gfp_flags & __GFP_COMP:
+        k.prep_compound_page(page, order)
+    return 0
+
+
+@kfunc(_SRC)
+def __rmqueue_smallest(k, zone, order):
+    """__rmqueue_smallest(): first block of the smallest order that fits (#L657)."""
+    for current_order in range(order, k.MAX_ORDER):
+        s = zone.sentinel(current_order)
+        page = zone.head_next[current_order]
+        if page == s:
+            continue
+        free_list_del(k, zone, current_order, page)
+        k.rmv_page_order(page)
+        zone.nr_free[current_order] -= 1
+        zone.NR_FREE_PAGES -= 1 << order
+        k.expand(zone, page, order, current_order)
+        return page
+    return None
+
+
+@kfunc(_SRC)
+def __rmqueue(k, zone, order):
+    """__rmqueue(): __rmqueue_smallest(); no migrate-type fallback (#L831)."""
+    return k.__rmqueue_smallest(zone, order)
+
+
+@kfunc(_SRC)
+def buffered_rmqueue(k, zone, order, gfp_flags):
+    """buffered_rmqueue(): take a block and prep it; retry past reserved (#L1053)."""
+    while True:
+        page = k.__rmqueue(zone, order)
+        if page is None:
+            return None
+        k.VM_BUG_ON(k.bad_range(zone, page), "buffered_rmqueue",
+                    "mm/page_alloc.c:1093")
+        if not k.prep_new_page(page, order, gfp_flags):
+            return page
+
+
+@kfunc(_SRC)
+def zone_watermark_ok(k, z, order, mark, classzone_idx, alloc_flags):
+    """zone_watermark_ok(): free pages above mark, discounting small blocks (#L1227)."""
+    min_ = mark
+    free_pages = z.NR_FREE_PAGES - (1 << order) + 1
+    if alloc_flags & ALLOC_HIGH:
+        min_ -= min_ // 2
+    if alloc_flags & ALLOC_HARDER:
+        min_ -= min_ // 4
+    if free_pages <= min_:                   # lowmem_reserve is 0 in the model
+        return False
+    for o in range(order):
+        free_pages -= z.nr_free[o] << o
+        min_ >>= 1
+        if free_pages <= min_:
+            return False
+    return True
+
+
+def _mark(zone, alloc_flags):
+    # setup_per_zone_pages_min(): low = min * 5/4, high = min * 3/2
+    m = zone.pages_min
+    if alloc_flags & ALLOC_WMARK_LOW:
+        return m + m // 4
+    if alloc_flags & ALLOC_WMARK_HIGH:
+        return m + m // 2
+    return m
+
+
+@kfunc(_SRC)
+def get_page_from_freelist(k, gfp_mask, order, zonelist, alloc_flags):
+    """get_page_from_freelist(): first zone above its watermark (#L1380)."""
+    classzone_idx = zonelist[0].idx
+    for zone in zonelist:
+        if not alloc_flags & ALLOC_NO_WATERMARKS:
+            if not k.zone_watermark_ok(zone, order, _mark(zone, alloc_flags),
+                                       classzone_idx, alloc_flags):
+                continue
+        page = k.buffered_rmqueue(zone, order, gfp_mask)
+        if page is not None:
+            return page
+    return None
+
+
+@kfunc(_SRC + " fail_page_alloc")
+def should_fail_alloc_page(k, gfp_mask, order):
+    """should_fail_alloc_page(): the fail_page_alloc fault-injection point."""
+    if k.fail_page_alloc > 0:
+        k.fail_page_alloc -= 1
+        return True
+    return False
+
+
+@kfunc(_SRC)
+def __alloc_pages(k, gfp_mask, order, zonelist):
+    """__alloc_pages(): two freelist passes, then (model) no reclaim (#L1463)."""
+    wait = gfp_mask & __GFP_WAIT
+    k.might_sleep_if(wait, "__alloc_pages")
+    if k.should_fail_alloc_page(gfp_mask, order):
+        return None
+    if not zonelist:
+        return None
+    page = k.get_page_from_freelist(gfp_mask, order, zonelist,
+                                    ALLOC_WMARK_LOW | ALLOC_CPUSET)
+    if page is not None:
+        return page
+    alloc_flags = ALLOC_WMARK_MIN
+    if not wait:
+        alloc_flags |= ALLOC_HARDER
+    if gfp_mask & __GFP_HIGH:
+        alloc_flags |= ALLOC_HIGH
+    if wait:
+        alloc_flags |= ALLOC_CPUSET
+    page = k.get_page_from_freelist(gfp_mask, order, zonelist, alloc_flags)
+    if page is not None:
+        return page
+    if wait:
+        # customised: try_to_free_pages() finds nothing to reclaim in the
+        # model and out_of_memory() nothing to kill; 2.6.25 would retry
+        # (forever for order <= 3 or __GFP_NOFAIL); the model fails.
+        k.report("info", "__alloc_pages",
+                 f"model: no reclaimable memory for order:{order} "
+                 f"mode:{gfp_to_str(gfp_mask)}"
+                 + (" (__GFP_NOFAIL would loop forever)"
+                    if gfp_mask & __GFP_NOFAIL else ""))
+    if not gfp_mask & __GFP_NOWARN:
+        k.report("info", "__alloc_pages",
+                 f"{k.current_comm()}: page allocation failure. order:{order},"
+                 f" mode:{gfp_mask:#x}")
+    return None
+
+
+@kfunc(_SRC)
+def __get_free_pages(k, gfp_mask, order):
+    """__get_free_pages(): page_address(alloc_pages()) or 0 (#L1654)."""
+    page = k.alloc_pages(gfp_mask, order)
+    if page is None:
+        return 0
+    return k.page_address(page)
+
+
+@kfunc(_SRC)
+def __get_free_page(k, gfp_mask):
+    """__get_free_page(): __get_free_pages(gfp_mask, 0)."""
+    return k.__get_free_pages(gfp_mask, 0)
+
+
+@kfunc(_SRC)
+def get_zeroed_page(k, gfp_mask):
+    """get_zeroed_page(): VM_BUG_ON(__GFP_HIGHMEM); a zeroed order-0 page (#L1666)."""
+    k.VM_BUG_ON(gfp_mask & __GFP_HIGHMEM, "get_zeroed_page",
+                "mm/page_alloc.c:1673")
+    page = k.alloc_pages(gfp_mask | __GFP_ZERO, 0)
+    if page is not None:
+        return k.page_address(page)
+    return 0
+
+
+@kfunc(_SRC)
+def __free_pages(k, page, order):
+    """__free_pages(): drop the reference; at zero free the block (#L1691)."""
+    if k.put_page_testzero(page):
+        if order == 0:
+            k.free_hot_page(page)
+        else:
+            k.__free_pages_ok(page, order)
+
+
+@kfunc(_SRC)
+def __free_page(k, page):
+    """__free_page(): __free_pages(page, 0)."""
+    k.__free_pages(page, 0)
+
+
+@kfunc(_SRC)
+def free_pages(k, addr, order):
+    """free_pages(): VM_BUG_ON(!virt_addr_valid); __free_pages(virt_to_page) (#L1703)."""
+    if addr != 0:
+        k.VM_BUG_ON(not k.virt_addr_valid(addr), "free_pages",
+                    "mm/page_alloc.c:1706")
+        k.__free_pages(k.virt_to_page(addr), order)
+
+
+@kfunc(_SRC)
+def free_page(k, addr):
+    """free_page(): free_pages(addr, 0)."""
+    k.free_pages(addr, 0)
+
+
+@kfunc(_SRC)
+def free_hot_cold_page(k, page, cold):
+    """free_hot_cold_page(): check an order-0 page and free it (#L987).
+
+    stubbed: no per-cpu list; the page goes straight to __free_one_page.
+    """
+    if k.free_pages_check(page):
+        return
+    k.__free_one_page(page, k.page_zone(page), 0)
+
+
+@kfunc(_SRC)
+def free_hot_page(k, page):
+    """free_hot_page(): free_hot_cold_page(page, 0)."""
+    k.free_hot_cold_page(page, 0)
+
+
+@kfunc(_SRC)
+def free_cold_page(k, page):
+    """free_cold_page(): free_hot_cold_page(page, 1)."""
+    k.free_hot_cold_page(page, 1)
+
+
+@kfunc(_SRC)
+def split_page(k, page, order):
+    """split_page(): give each subpage its own count (#L1038)."""
+    k.VM_BUG_ON(k.PageCompound(page), "split_page", "mm/page_alloc.c:1042")
+    k.VM_BUG_ON(not k.page_count(page), "split_page", "mm/page_alloc.c:1043")
+    for i in range(1, 1 << order):
+        k.set_page_refcounted(page + i)
+
+
+@kfunc(_SRC)
+def nr_free_pages(k):
+    """nr_free_pages(): sum of NR_FREE_PAGES over the zones."""
+    return sum(z.NR_FREE_PAGES for z in k.zones)

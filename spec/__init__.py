@@ -1,0 +1,1 @@
+"""Named invariants over a kernel state (pure)."""
