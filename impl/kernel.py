@@ -171,6 +171,11 @@ class Kernel:
         for name, kf in self.symbols.items():
             self.__dict__[name] = MethodType(kf.fn, self)
 
+    def call(self, name: str, *args):
+        """Call a kernel function by C name (for Python class bodies, where
+        a ``__name`` attribute would be mangled)."""
+        return getattr(self, name)(*args)
+
     def func_addr(self, name: str) -> int:
         """The address of a kernel function, for storing in a word."""
         if name not in self._func_addr:

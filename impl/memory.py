@@ -15,8 +15,9 @@ from .slub import kmalloc_lookup
 from .symbols import kfunc
 
 
-def resolve(k, addr, function="load"):
-    """(pfn, offset) or (object, offset) backing a kernel virtual address."""
+def resolve(k, addr):
+    """(pfn, offset, None) or (None, offset, object) behind a kernel
+    virtual address, or None where nothing is mapped."""
     low_end = k.PAGE_OFFSET + (k.lowmem_pages << k.PAGE_SHIFT)
     if k.PAGE_OFFSET <= addr < low_end:
         off = addr - k.PAGE_OFFSET
@@ -25,16 +26,31 @@ def resolve(k, addr, function="load"):
         pfn = k.ptes.get(addr >> k.PAGE_SHIFT)
         if pfn is not None:
             return pfn, addr & (k.PAGE_SIZE - 1), None
+        return None
     obj = kmalloc_lookup(k, addr)
     if obj is not None:
         return None, addr - obj.addr, obj
-    k.oops(f"BUG: unable to handle kernel paging request at {addr:#x}", function)
+    return None
 
 
-def load(k, addr, function="load"):
-    """*(unsigned long *)addr."""
-    addr &= ~(k.PTR_SIZE - 1)
-    pfn, off, obj = resolve(k, addr, function)
+def _resolve_or_oops(k, addr, function):
+    where = resolve(k, addr)
+    if where is None:
+        k.oops(f"BUG: unable to handle kernel paging request at {addr:#x}",
+               function)
+    return where
+
+
+def peek(k, addr):
+    """The word at addr, or None if nothing is mapped there (no oops;
+    for checks and pictures)."""
+    where = resolve(k, addr & ~(k.PTR_SIZE - 1))
+    if where is None:
+        return None
+    return _read(k, *where)
+
+
+def _read(k, pfn, off, obj):
     if obj is not None:
         return obj.words.get(off, obj.words.get(-1, UNINITIALISED))
     words = k.pagemem.get(pfn)
@@ -43,11 +59,17 @@ def load(k, addr, function="load"):
     return words.get(off, words.get(-1, 0))
 
 
+def load(k, addr, function="load"):
+    """*(unsigned long *)addr."""
+    addr &= ~(k.PTR_SIZE - 1)
+    return _read(k, *_resolve_or_oops(k, addr, function))
+
+
 def store(k, addr, value, function="store"):
     """*(unsigned long *)addr = value."""
     addr &= ~(k.PTR_SIZE - 1)
     value &= (1 << k.BITS) - 1
-    pfn, off, obj = resolve(k, addr, function)
+    pfn, off, obj = _resolve_or_oops(k, addr, function)
     if obj is not None:
         obj.words[off] = value
         return

@@ -516,3 +516,38 @@ def split_page(k, page, order):
 def nr_free_pages(k):
     """nr_free_pages(): sum of NR_FREE_PAGES over the zones."""
     return sum(z.NR_FREE_PAGES for z in k.zones)
+
+
+def pin_free_page(k, pfn):
+    """Model operation: an unmovable allocation that landed on ``pfn``.
+
+    customised: the kernel has no call to take one chosen page; fragmentation
+    in the field comes from long-lived allocations landing where they land.
+    The model finds the free block holding ``pfn``, unlinks it, and gives the
+    halves that do not hold ``pfn`` back to the lists the way expand() does,
+    then prepares the page as an order-0 allocation.  Returns the page, or
+    None if ``pfn`` is not free.
+    """
+    zone = k.zone_of(pfn)
+    for order in range(k.MAX_ORDER):
+        block = pfn & ~((1 << order) - 1)
+        if (block >= zone.zone_start_pfn and k.flags[block] >> k.PG_buddy & 1
+                and k.private[block] == order):
+            break
+    else:
+        return None
+    free_list_del(k, zone, order, block)
+    k.rmv_page_order(block)
+    zone.nr_free[order] -= 1
+    zone.NR_FREE_PAGES -= 1          # the halves put back stay counted
+    while order > 0:
+        order -= 1
+        half = 1 << order
+        other = block + half if pfn < block + half else block
+        if other == block:
+            block += half
+        free_list_add(k, zone, order, other)
+        zone.nr_free[order] += 1
+        k.set_page_order(other, order)
+    k.prep_new_page(pfn, 0, 0)
+    return pfn

@@ -1,0 +1,233 @@
+"""The caller's side: drive a kernel, keep the ledger, record the trace.
+
+Every engine drives a target through a Harness.  Each operation is named
+after the kernel call it makes, takes literal arguments (pfns, addresses,
+gfp masks), updates the callers' ledger, and appends a trace entry
+``{"call", "args", "ret"}``; because the model is deterministic, replaying
+the entries on a fresh Harness of the same build reproduces the run.
+A BUG()/oops ends the run: the entry's ret is "oops" and the harness is
+dead (further calls are refused).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from vcpcheck.impl import memory
+from vcpcheck.impl.gfp import GFP_KERNEL
+from vcpcheck.impl.kernel import Kernel, KernelOops
+from vcpcheck.impl.page_alloc import pin_free_page
+from vcpcheck.impl.vmalloc import PAGE_KERNEL, VM_MAP
+from vcpcheck.spec.invariants import check_all
+from vcpcheck.spec.ledger import Allocation, Ledger
+
+
+class HarnessError(Exception):
+    """A call the caller may not make (unknown handle, dead kernel)."""
+
+
+class Harness:
+    OPS = ("alloc_pages", "__get_free_pages", "__free_pages", "free_pages",
+           "get_page", "put_page", "vmalloc", "vfree", "vmap", "vunmap",
+           "kmalloc", "kzalloc", "kfree", "pin", "unpin", "fail_page_alloc",
+           "fail_pt_alloc", "fail_kmalloc", "spin_lock", "spin_unlock",
+           "local_irq_disable", "local_irq_enable", "irq_enter", "irq_exit")
+
+    def __init__(self, cfg, symbols=None, kernel_factory=Kernel):
+        self.k = kernel_factory(cfg, symbols)
+        self.ledger = Ledger()
+        self.trace: list[dict] = []
+        self.dead = False
+
+    # -- recording --------------------------------------------------------------
+    def _run(self, call, args, fn):
+        if self.dead:
+            raise HarnessError(f"{call}: the kernel has oopsed")
+        entry = {"call": call, "args": list(args), "ret": None}
+        self.trace.append(entry)
+        try:
+            ret = fn()
+        except KernelOops:
+            entry["ret"] = "oops"
+            self.dead = True
+            return None
+        entry["ret"] = ret
+        return ret
+
+    def replay(self, trace):
+        """Re-execute trace entries (as recorded) on this harness."""
+        for e in trace:
+            if e["call"] not in self.OPS:
+                raise HarnessError(f"unknown call {e['call']!r} in trace")
+            getattr(self, _py(e["call"]))(*e["args"])
+            if self.dead:
+                break
+        return self
+
+    def violations(self, invariants=None):
+        return check_all(self.k, self.ledger, invariants)
+
+    def _take(self, kind, handle):
+        i = self.ledger.find(kind, handle)
+        if i is None:
+            raise HarnessError(f"no live {kind} allocation at {handle!r}")
+        return i
+
+    def _mapped_by_vmap(self, page):
+        return any(page in a.pages for a in self.ledger if a.kind == "vmap")
+
+    # -- page allocator -----------------------------------------------------------
+    def alloc_pages(self, gfp, order):
+        page = self._run("alloc_pages", (gfp, order),
+                         lambda: self.k.alloc_pages(gfp, order))
+        if page is not None:
+            self.ledger.add(Allocation("page", page, order, gfp=gfp))
+        return page
+
+    def get_free_pages(self, gfp, order):
+        addr = self._run("__get_free_pages", (gfp, order),
+                         lambda: self.k.call("__get_free_pages", gfp, order))
+        if addr:
+            self.ledger.add(Allocation("addr", addr, order, gfp=gfp))
+        return addr
+
+    def free_pages_struct(self, page, order):
+        i = self._take("page", page)
+        self._run("__free_pages", (page, order),
+                  lambda: self.k.call("__free_pages", page, order))
+        self.ledger.remove(i)
+
+    def free_pages(self, addr, order):
+        i = self._take("addr", addr)
+        self._run("free_pages", (addr, order),
+                  lambda: self.k.free_pages(addr, order))
+        self.ledger.remove(i)
+
+    def _owner_of_subpage(self, page):
+        for i, a in self.ledger.items.items():
+            if a.kind == "page" and a.handle <= page < a.handle + (1 << a.order):
+                return i, a
+        raise HarnessError(f"pfn {page} is in no live page allocation")
+
+    def get_page(self, page):
+        i, a = self._owner_of_subpage(page)
+        self._run("get_page", (page,), lambda: self.k.get_page(page))
+        self.ledger.items[i] = replace(a, refs=a.refs + 1)
+
+    def put_page(self, page):
+        i, a = self._owner_of_subpage(page)
+        self._run("put_page", (page,), lambda: self.k.put_page(page))
+        if a.refs == 1:
+            self.ledger.remove(i)
+        else:
+            self.ledger.items[i] = replace(a, refs=a.refs - 1)
+
+    # -- vmalloc ---------------------------------------------------------------------
+    def vmalloc(self, size):
+        addr = self._run("vmalloc", (size,), lambda: self.k.vmalloc(size))
+        if addr:
+            self.ledger.add(Allocation("vmalloc", addr, size=size))
+        return addr
+
+    def vfree(self, addr):
+        i = self._take("vmalloc", addr)
+        self._run("vfree", (addr,), lambda: self.k.vfree(addr))
+        self.ledger.remove(i)
+
+    def vmap(self, pages):
+        """kmalloc an array of the pages, vmap() it, kfree the array."""
+        pages = list(pages)
+        k = self.k
+
+        def call():
+            array = k.kmalloc(len(pages) * k.PTR_SIZE, GFP_KERNEL)
+            if not array:
+                return 0
+            for n, p in enumerate(pages):
+                memory.store(k, array + n * k.PTR_SIZE, k.page_to_word(p))
+            addr = k.vmap(array, len(pages), VM_MAP, PAGE_KERNEL)
+            k.kfree(array)
+            return addr
+        addr = self._run("vmap", (pages,), call)
+        if addr:
+            self.ledger.add(Allocation("vmap", addr, size=len(pages),
+                                       pages=tuple(pages)))
+        return addr
+
+    def vunmap(self, addr):
+        i = self._take("vmap", addr)
+        self._run("vunmap", (addr,), lambda: self.k.vunmap(addr))
+        self.ledger.remove(i)
+
+    # -- kmalloc -----------------------------------------------------------------------
+    def kmalloc(self, size, gfp):
+        addr = self._run("kmalloc", (size, gfp), lambda: self.k.kmalloc(size, gfp))
+        if addr and addr > 16:
+            self.ledger.add(Allocation("kmalloc", addr, size=size, gfp=gfp))
+        return addr
+
+    def kzalloc(self, size, gfp):
+        addr = self._run("kzalloc", (size, gfp), lambda: self.k.kzalloc(size, gfp))
+        if addr and addr > 16:
+            self.ledger.add(Allocation("kmalloc", addr, size=size, gfp=gfp))
+        return addr
+
+    def kfree(self, addr):
+        i = self._take("kmalloc", addr)
+        self._run("kfree", (addr,), lambda: self.k.kfree(addr))
+        self.ledger.remove(i)
+
+    # -- model operations: fragmentation, faults, context -------------------------------
+    def pin(self, pfn):
+        page = self._run("pin", (pfn,), lambda: pin_free_page(self.k, pfn))
+        if page is not None:
+            self.ledger.add(Allocation("pin", page))
+        return page
+
+    def unpin(self, page):
+        i = self._take("pin", page)
+        self._run("unpin", (page,), lambda: self.k.call("__free_page", page))
+        self.ledger.remove(i)
+
+    def fail_page_alloc(self, n):
+        self._run("fail_page_alloc", (n,), lambda: setattr(self.k, "fail_page_alloc", n))
+
+    def fail_pt_alloc(self, n):
+        self._run("fail_pt_alloc", (n,), lambda: setattr(self.k, "fail_pt_alloc", n))
+
+    def fail_kmalloc(self, n):
+        self._run("fail_kmalloc", (n,), lambda: setattr(self.k, "fail_kmalloc", n))
+
+    def _ctx(self, name):
+        return self._run(name, (), lambda: getattr(self.k, name)())
+
+    def spin_lock(self):
+        self._ctx("spin_lock")
+
+    def spin_unlock(self):
+        self._ctx("spin_unlock")
+
+    def local_irq_disable(self):
+        self._ctx("local_irq_disable")
+
+    def local_irq_enable(self):
+        self._ctx("local_irq_enable")
+
+    def irq_enter(self):
+        self._ctx("irq_enter")
+
+    def irq_exit(self):
+        self._ctx("irq_exit")
+
+
+_PY_NAMES = {"__get_free_pages": "get_free_pages",
+             "__free_pages": "free_pages_struct"}
+
+
+def _py(call: str) -> str:
+    """The Harness method for a trace call name (kernel spelling)."""
+    return _PY_NAMES.get(call, call)
+
+
+def harness_method(call: str) -> str:
+    return _py(call)
+

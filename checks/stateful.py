@@ -1,0 +1,236 @@
+"""The Hypothesis engine: a rule-based state machine over the kernel API.
+
+Rules are the kernel calls a caller makes (allocate and free plain and
+compound pages, vmalloc/vfree, vmap/vunmap, kmalloc/kfree, get/put_page),
+plus the environment (pin pages to fragment memory, inject allocation
+faults, change context).  A rule whose call the contract (spec/api.py)
+forbids in the current context does nothing.  After every step every
+invariant is checked; Hypothesis shrinks a failure to a short sequence,
+and the harness trace of the shrunk run is what gets reported.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from hypothesis import HealthCheck, Phase, settings, strategies as st
+from hypothesis.errors import Flaky
+from hypothesis.stateful import (RuleBasedStateMachine, invariant, rule,
+                                 run_state_machine_as_test)
+
+from vcpcheck.impl import gfp as _gfp
+from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
+from vcpcheck.spec import api
+
+from .harness import Harness
+
+# Class bodies mangle __names, so the machine uses these aliases.
+GFP_COMP, GFP_HIGHMEM, GFP_ZERO = (_gfp.__GFP_COMP, _gfp.__GFP_HIGHMEM,
+                                   _gfp.__GFP_ZERO)
+PAGE_GFPS = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO,
+             GFP_KERNEL | GFP_HIGHMEM]
+ADDR_GFPS = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO]
+KMALLOC_SIZES = [8, 64, 4096, 5000, 8192]
+
+
+@dataclass
+class Violation:
+    invariant: str
+    message: str
+    trace: list
+    config: object
+    engine: str = "stateful"
+    strength: str = ""
+
+
+@dataclass
+class RunResult:
+    violations: list = field(default_factory=list)
+    examples: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+
+def make_machine(target, cfg, record: dict):
+    """A RuleBasedStateMachine class driving ``target`` built with ``cfg``."""
+    symbols = target.symbols(cfg)
+    max_order = cfg.FORCE_MAX_ZONEORDER
+    n = cfg.mem_pages
+
+    class KernelMachine(RuleBasedStateMachine):
+        def __init__(self):
+            super().__init__()
+            self.h = Harness(cfg, symbols)
+            record["examples"] = record.get("examples", 0) + 1
+
+        def _live(self, *kinds, pred=None):
+            return [a for a in self.h.ledger
+                    if a.kind in kinds and (pred is None or pred(a))]
+
+        def _pick(self, data, items):
+            return data.draw(st.sampled_from(items)) if items else None
+
+        def _step(self):
+            record["steps"] = record.get("steps", 0) + 1
+            return not self.h.dead
+
+        # -- page allocator ---------------------------------------------------
+        @rule(gfp=st.sampled_from(PAGE_GFPS), order=st.integers(0, max_order - 1),
+              comp=st.booleans())
+        def alloc_pages(self, gfp, order, comp):
+            if comp and order:
+                gfp |= GFP_COMP
+            if self._step() and api.pre_alloc_pages(self.h.k, gfp, order):
+                self.h.alloc_pages(gfp, order)
+
+        @rule(gfp=st.sampled_from(ADDR_GFPS), order=st.integers(0, max_order - 1),
+              comp=st.booleans())
+        def get_free_pages(self, gfp, order, comp):
+            if comp and order:
+                gfp |= GFP_COMP
+            if self._step() and api.pre_get_free_pages(self.h.k, gfp, order):
+                self.h.get_free_pages(gfp, order)
+
+        @rule(data=st.data())
+        def free_page_allocation(self, data):
+            a = self._pick(data, self._live(
+                "page", pred=lambda a: not self.h._mapped_by_vmap(a.handle)))
+            if a is None or not self._step():
+                return
+            compound = a.order == 0 or a.gfp & GFP_COMP
+            if a.refs > 1 or (compound and data.draw(st.booleans())):
+                if not compound:
+                    return          # put_page frees only order 0 of a plain block
+                sub = data.draw(st.integers(0, (1 << a.order) - 1))
+                self.h.put_page(a.handle + sub)
+            else:
+                self.h.free_pages_struct(a.handle, a.order)
+
+        @rule(data=st.data())
+        def get_page(self, data):
+            a = self._pick(data, self._live(
+                "page", pred=lambda a: a.order == 0 or a.gfp & GFP_COMP))
+            if a is not None and self._step():
+                self.h.get_page(a.handle + data.draw(
+                    st.integers(0, (1 << a.order) - 1)))
+
+        @rule(data=st.data())
+        def free_pages(self, data):
+            a = self._pick(data, self._live("addr"))
+            if a is not None and self._step():
+                self.h.free_pages(a.handle, a.order)
+
+        # -- vmalloc -------------------------------------------------------------
+        @rule(size=st.integers(1, 5 * 4096))
+        def vmalloc(self, size):
+            if self._step() and api.pre_vmalloc(self.h.k):
+                self.h.vmalloc(size)
+
+        @rule(data=st.data())
+        def vfree(self, data):
+            a = self._pick(data, self._live("vmalloc"))
+            if a is not None and self._step() and api.pre_vfree(self.h.k):
+                self.h.vfree(a.handle)
+
+        @rule(data=st.data())
+        def vmap(self, data):
+            pages = [a.handle for a in self._live("page", pred=lambda a: a.order == 0)]
+            if not pages or not self._step() or not api.pre_vmalloc(self.h.k):
+                return
+            chosen = data.draw(st.lists(st.sampled_from(pages), min_size=1,
+                                        max_size=3, unique=True))
+            self.h.vmap(chosen)
+
+        @rule(data=st.data())
+        def vunmap(self, data):
+            a = self._pick(data, self._live("vmap"))
+            if a is not None and self._step() and api.pre_vfree(self.h.k):
+                self.h.vunmap(a.handle)
+
+        # -- kmalloc ---------------------------------------------------------------
+        @rule(size=st.sampled_from(KMALLOC_SIZES), gfp=st.sampled_from(ADDR_GFPS))
+        def kmalloc(self, size, gfp):
+            if self._step() and api.pre_kmalloc(self.h.k, gfp):
+                self.h.kmalloc(size, gfp)
+
+        @rule(data=st.data())
+        def kfree(self, data):
+            a = self._pick(data, self._live("kmalloc"))
+            if a is not None and self._step():
+                self.h.kfree(a.handle)
+
+        # -- environment: fragmentation, faults, context --------------------------------
+        @rule(pfn=st.integers(0, n - 1))
+        def pin(self, pfn):
+            if self._step():
+                self.h.pin(pfn)
+
+        @rule(data=st.data())
+        def unpin(self, data):
+            a = self._pick(data, self._live("pin"))
+            if a is not None and self._step():
+                self.h.unpin(a.handle)
+
+        @rule(which=st.sampled_from(["fail_page_alloc", "fail_pt_alloc",
+                                     "fail_kmalloc"]), count=st.integers(1, 2))
+        def inject_fault(self, which, count):
+            if self._step():
+                getattr(self.h, which)(count)
+
+        @rule(op=st.sampled_from(["spin_lock", "spin_unlock", "local_irq_disable",
+                                  "local_irq_enable", "irq_enter", "irq_exit"]))
+        def context(self, op):
+            c = self.h.k.ctx
+            allowed = {"spin_lock": c.spin_depth == 0,
+                       "spin_unlock": api.pre_spin_unlock(self.h.k),
+                       "local_irq_disable": not c.irqs_disabled,
+                       "local_irq_enable": c.irqs_disabled and not c.hardirq,
+                       "irq_enter": c.hardirq == 0,
+                       "irq_exit": api.pre_irq_exit(self.h.k)}[op]
+            if allowed and self._step():
+                getattr(self.h, op)()
+
+        @invariant()
+        def spec_holds(self):
+            problems = self.h.violations()
+            if problems:
+                record["failure"] = (problems, [dict(e) for e in self.h.trace])
+                raise AssertionError(f"{problems[0][0]}: {problems[0][1]}")
+
+    KernelMachine.__name__ = f"KernelMachine_{target.name}"
+    return KernelMachine
+
+
+def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
+                 budget=None) -> RunResult:
+    """Run the state machine for one target and configuration."""
+    record: dict = {}
+    machine = make_machine(target, cfg, record)
+    machine._hypothesis_internal_use_seed = seed
+    start = time.monotonic()
+    s = settings(max_examples=max_examples, stateful_step_count=steps,
+                 deadline=None, database=None, print_blob=False,
+                 report_multiple_bugs=False,
+                 suppress_health_check=list(HealthCheck),
+                 phases=[Phase.generate, Phase.shrink])
+    result = RunResult()
+    try:
+        run_state_machine_as_test(machine, settings=s)
+    except (AssertionError, Flaky):
+        problems, trace = record.get("failure", ([("unknown", "no record")], []))
+        for inv, msg in _first_per_invariant(problems):
+            result.violations.append(Violation(inv, msg, trace, cfg))
+    result.examples = record.get("examples", 0)
+    result.steps = record.get("steps", 0)
+    result.seconds = time.monotonic() - start
+    for v in result.violations:
+        v.strength = f"sampled: {result.examples} examples, {result.steps} steps"
+    return result
+
+
+def _first_per_invariant(problems):
+    seen = {}
+    for inv, msg in problems:
+        seen.setdefault(inv, msg)
+    return list(seen.items())
