@@ -1,3 +1,173 @@
-def main(argv=None):
-    print("hello")
+"""The vcpcheck command line.
+
+    vcpcheck list [--json]
+    vcpcheck check [TARGET...] [--engine stateful] [--config KEY=VALUE]...
+                   [--seed N] [--examples N] [--budget SECONDS] [--json] [-v]
+
+Exit status: 0 no violation found, 1 a violation found, 2 a usage or input
+error (one line on stderr naming the problem; a traceback only with -v).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+
+from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
+
+from . import report
+from .stateful import run_stateful
+from .targets import TARGETS
+
+ENGINES = ("stateful",)
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit status 2."""
+
+
+def parse_config(pairs: list[str]) -> dict:
+    out = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UsageError(f"--config {pair!r}: expected KEY=VALUE")
+        key, value = pair.split("=", 1)
+        key = key.strip()
+        if key.startswith("CONFIG_"):
+            key = key[len("CONFIG_"):]
+        if key not in OPTIONS:
+            raise UsageError(f"--config {pair!r}: unknown Kconfig option {key!r}")
+        try:
+            out[key] = parse_value(OPTIONS[key], value)
+        except ConfigError as e:
+            raise UsageError(f"--config {pair!r}: {e}")
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="vcpcheck", description=(
+        "Model checker for the 2008 Virtual Compound Page series on an "
+        "executable model of the 2.6.25 memory manager."))
+    sub = p.add_subparsers(dest="command", required=True)
+    lp = sub.add_parser("list", help="name the built-in targets")
+    lp.add_argument("--json", action="store_true")
+    cp = sub.add_parser("check", help="check targets against the invariants")
+    cp.add_argument("targets", nargs="*", metavar="TARGET",
+                    help="built-in target names (default: all)")
+    cp.add_argument("--engine", default="all", choices=ENGINES + ("all",))
+    cp.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                    help="Kconfig option or model parameter (repeatable)")
+    cp.add_argument("--seed", type=int, default=0)
+    cp.add_argument("--examples", type=int, default=200,
+                    help="examples per configuration for the stateful engine")
+    cp.add_argument("--budget", type=float, default=120.0,
+                    help="seconds per target at most")
+    cp.add_argument("--json", action="store_true")
+    cp.add_argument("-v", "--verbose", action="store_true")
+    return p
+
+
+class _Parser(argparse.ArgumentParser):
+    pass
+
+
+def cmd_list(args) -> int:
+    if args.json:
+        print(json.dumps({"targets": [{"name": t.name, "description": t.description}
+                                      for t in TARGETS.values()]}))
+    else:
+        for t in TARGETS.values():
+            print(f"{t.name:12} {t.description}")
     return 0
+
+
+def check_target(target, args, overrides) -> dict:
+    """Run the engines on every configuration of one target."""
+    try:
+        configs = target.configs(overrides)
+    except ConfigError as e:
+        raise UsageError(f"target {target.name}: {e}")
+    start = time.monotonic()
+    violations, examples, steps, done = [], 0, 0, 0
+    stopped_by_budget = False
+    for cfg in configs:
+        if time.monotonic() - start > args.budget:
+            stopped_by_budget = True
+            break
+        if args.verbose:
+            print(f"  {target.name} [{cfg.short()}] stateful ...", file=sys.stderr)
+        r = run_stateful(target, cfg, seed=args.seed, max_examples=args.examples)
+        examples += r.examples
+        steps += r.steps
+        done += 1
+        violations.extend(r.violations)
+    verdict = "fail" if violations else ("unknown" if stopped_by_budget else "pass")
+    strength = (f"sampled: {examples} examples, {steps} steps over {done} of "
+                f"{len(configs)} configurations")
+    return {"target": target.name, "verdict": verdict, "violations": violations,
+            "stats": {"engine": "stateful", "strength": strength,
+                      "examples": examples, "steps": steps,
+                      "configs_checked": done, "configs": len(configs),
+                      "seconds": round(time.monotonic() - start, 2),
+                      "seed": args.seed}}
+
+
+def print_text(result, verbose) -> None:
+    st = result["stats"]
+    print(f"{result['target']}: {result['verdict'].upper()} "
+          f"({st['strength']}; {st['seconds']}s; seed {st['seed']})")
+    for v in result["violations"]:
+        print(f"  violation: {v.invariant} [{v.config.short()}] {v.message}")
+        print(f"    engine {v.engine}, {v.strength}, trace of {len(v.trace)} calls:")
+        for line in report.trace_lines(v.trace, v.config,
+                                       TARGETS[result["target"]].symbols(v.config)):
+            print(f"    {line}")
+
+
+def cmd_check(args) -> int:
+    overrides = parse_config(args.config)
+    names = args.targets or list(TARGETS)
+    for name in names:
+        if name not in TARGETS:
+            raise UsageError(f"unknown target {name!r} (see 'vcpcheck list')")
+    results = [check_target(TARGETS[n], args, overrides) for n in names]
+    if args.json:
+        print(json.dumps({"targets": [
+            {"target": r["target"], "verdict": r["verdict"],
+             "violations": [report.violation_json(v) for v in r["violations"]],
+             "stats": r["stats"]} for r in results]}))
+    else:
+        for r in results:
+            print_text(r, args.verbose)
+    if any(r["verdict"] == "fail" for r in results):
+        return 1
+    if any(r["verdict"] in ("unknown", "error") for r in results):
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as e:          # argparse already printed one line
+        return 2 if e.code else 0
+    try:
+        if args.command == "list":
+            return cmd_list(args)
+        return cmd_check(args)
+    except UsageError as e:
+        print(f"vcpcheck: error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:           # a crash is never a pass
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        print(f"vcpcheck: error: internal error: {type(e).__name__}: {e}"
+              " (run with -v for the traceback)", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from vcpcheck.impl.kconfig import Kconfig
+from vcpcheck.impl.kconfig import ConfigError, Kconfig
 from vcpcheck.impl.symbols import base_symbols
 
 # The bound the engines check at (model parameters, not Kconfig choices).
@@ -24,14 +24,21 @@ class Target:
 
     def configs(self, overrides=None) -> list[Kconfig]:
         """The Kconfig combinations that matter, with overrides applied."""
-        out = []
+        out, reasons = [], []
         for combo in self.config_matrix:
             values = dict(CHECK_BOUND)
             values.update(combo)
             values.update(overrides or {})
-            cfg = Kconfig.make(**values)
+            try:
+                cfg = Kconfig.make(**values)
+            except ConfigError as e:       # the override rules this one out
+                reasons.append(str(e))
+                continue
             if cfg not in out:
                 out.append(cfg)
+        if not out:
+            raise ConfigError("no configuration of this target accepts the "
+                              "options given: " + "; ".join(sorted(set(reasons))))
         return out
 
 

@@ -407,8 +407,9 @@ def ptes_map_allocated_pages(k, ledger) -> list[str]:
 def no_leak(k, ledger) -> list[str]:
     """Every allocated page, vm area and kmalloc object is reachable.
 
-    Rule (kmemleak-style): memory that no live allocation reaches can never
-    be freed.  Each pfn that is neither free nor reserved must be held by a
+    Rule (kmemleak-style; kmemleak itself is mm/kmemleak.c from 2.6.31):
+    memory that no live allocation reaches can never be freed, and every
+    page is in exactly one state (reference §7).  Each pfn that is neither free nor reserved must be held by a
     caller's allocation, a reachable vm area, a reachable kmalloc_large
     object or a kernel page table; every vm area and kmalloc object must be
     reachable from a caller's handle.
