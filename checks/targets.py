@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from vcpcheck.impl.kconfig import ConfigError, Kconfig
-from vcpcheck.impl.symbols import base_symbols
+from vcpcheck.impl.symbols import KFunc, base_symbols
 
 # The bound the engines check at (model parameters, not Kconfig choices).
 CHECK_BOUND = dict(mem_pages=16, FORCE_MAX_ZONEORDER=3, vmalloc_pages=64)
@@ -40,6 +40,18 @@ class Target:
             raise ConfigError("no configuration of this target accepts the "
                               "options given: " + "; ".join(sorted(set(reasons))))
         return out
+
+
+def with_replacements(symbols_fn: Callable, replacements: dict,
+                      source: str = "variant") -> Callable:
+    """A symbols function with some kernel functions replaced by C name,
+    the way a patch replaces them in the C tree."""
+    def symbols(cfg):
+        table = dict(symbols_fn(cfg))
+        for name, fn in replacements.items():
+            table[name] = KFunc(name, fn, source)
+        return table
+    return symbols
 
 
 BASE_MATRIX = [
