@@ -147,6 +147,8 @@ class Kernel:
         self.kmalloc_free_slots: list[int] = []
         self.freed_kmalloc: set[int] = set()
         self.ctx = Context()
+        self.workqueue: list[int] = []      # keventd: addresses of work_structs
+        self.system_state = "SYSTEM_RUNNING"
         self.events: list[Event] = []
         # fault injection budgets (fail_page_alloc, page tables, failslab)
         self.fail_page_alloc = 0
@@ -280,6 +282,7 @@ class Kernel:
               "lru_next", "lru_prev", "pagemem", "zones", "vmlist",
               "pgtables", "ptes", "page_address_map", "kmalloc_objs",
               "kmalloc_next", "kmalloc_free_slots", "freed_kmalloc", "ctx", "events",
+              "workqueue", "system_state",
               "fail_page_alloc", "fail_pt_alloc", "fail_kmalloc", "tainted")
 
     def snapshot(self) -> dict:

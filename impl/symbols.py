@@ -68,4 +68,5 @@ def base_symbols(cfg) -> dict[str, KFunc]:
 def _load_all():
     # Importing the modules registers their functions.
     from . import (page_flags, page, mm, internal, gfp, page_alloc,  # noqa
-                   swap, highmem, pgtable, vmalloc, slub, sched, memory)
+                   swap, highmem, pgtable, vmalloc, slub, sched, memory,
+                   workqueue)

@@ -37,9 +37,11 @@ def is_head(k, p) -> bool:
 
 
 def compound_bits(k) -> int:
+    """The bits that make a page head or tail (2.6.25: PG_reclaim is the
+    tail half of PG_head_tail_mask)."""
     if k.cfg.PAGEFLAGS_EXTENDED:
         return 1 << k.PG_head | 1 << k.PG_tail
-    return 1 << k.PG_compound
+    return k.PG_head_tail_mask
 
 
 def free_blocks(k) -> list[tuple]:
@@ -83,6 +85,14 @@ def area_pages(k, area) -> list:
     return out
 
 
+def head_area(k, head):
+    """The address of the vm area whose pages[0] is ``head``, or None."""
+    for area in k.vmlist:
+        if area.pages and area.nr_pages and area_pages(k, area)[0] == head:
+            return area.addr
+    return None
+
+
 def _order_of_size(k, size) -> int:
     o = 0
     while (k.PAGE_SIZE << o) < size:
@@ -123,7 +133,7 @@ def ownership(k, ledger: Ledger) -> Ownership:
                            obj.large_page + (1 << _order_of_size(k, obj.size))):
                 claim(q, f"kmalloc {addr:#x}")
 
-    def reach_area(addr, who):
+    def reach_area(addr, who, owns_pages=False):
         area = area_at(k, addr)
         if area is None:
             own.problems.append(f"{who}: no vm area starts at {addr:#x}")
@@ -132,15 +142,21 @@ def ownership(k, ledger: Ledger) -> Ownership:
             return
         own.areas.add(addr)
         reach_object(area.desc, f"vm area {addr:#x} descriptor")
-        if area.pages:
+        # vmalloc areas own their pages and array (vfree frees them); a
+        # vcompound object or a pending work item owns its area's as well.
+        if area.pages and (area.flags & VM_ALLOC or owns_pages):
             if area.flags & VM_VPAGES:
                 reach_area(area.pages, f"vm area {addr:#x} page array")
             else:
                 reach_object(area.pages, f"vm area {addr:#x} page array")
-            if area.flags & VM_ALLOC:     # the area owns its pages
-                for p in area_pages(k, area):
-                    if p is not None:
-                        claim(p, f"vm area {addr:#x}")
+            for p in area_pages(k, area):
+                if p is not None:
+                    claim(p, f"vm area {addr:#x}")
+
+    def reach_linear(addr, order, who):
+        p = linear_pfn(k, addr)
+        for q in range(p, p + (1 << order)):
+            claim(q, who)
 
     for key, pfn in sorted(k.pgtables.items()):
         claim(pfn, f"page table {key[0]}")
@@ -149,13 +165,29 @@ def ownership(k, ledger: Ledger) -> Ownership:
             for q in range(a.handle, a.handle + (1 << a.order)):
                 claim(q, a.describe())
         elif a.kind == "addr":
-            p = linear_pfn(k, a.handle)
-            for q in range(p, p + (1 << a.order)):
-                claim(q, a.describe())
+            reach_linear(a.handle, a.order, a.describe())
         elif a.kind in ("vmalloc", "vmap"):
             reach_area(a.handle, a.describe())
         elif a.kind == "kmalloc":
             reach_object(a.handle, a.describe())
+        elif a.kind in ("vcompound", "vcompound_page"):
+            addr = a.handle if a.kind == "vcompound" else head_area(k, a.handle)
+            if addr is not None and k.VMALLOC_START <= addr < k.VMALLOC_END:
+                reach_area(addr, a.describe(), owns_pages=True)
+            elif a.kind == "vcompound":
+                reach_linear(a.handle, a.order, a.describe())
+            else:
+                for q in range(a.handle, a.handle + (1 << a.order)):
+                    claim(q, a.describe())
+    # Pending work (keventd) references the memory its work_struct lies in.
+    for work in k.workqueue:
+        for area in k.vmlist:
+            if area.addr <= work < area.addr + area.size:
+                reach_area(area.addr, f"work {work:#x}", owns_pages=True)
+                break
+        else:
+            if k.PAGE_OFFSET <= work < k.PAGE_OFFSET + (k.lowmem_pages << k.PAGE_SHIFT):
+                reach_linear(work & ~(k.PAGE_SIZE - 1), 0, f"work {work:#x}")
     return own
 
 
@@ -452,12 +484,17 @@ class Invariant:
         return (self.check.__doc__ or "").strip()
 
 
-INVARIANTS = [Invariant(f.__name__, f) for f in (
+MM_INVARIANTS = [Invariant(f.__name__, f) for f in (
     free_lists_consistent, free_blocks_maximally_merged,
     buddy_flag_matches_order, every_pfn_accounted_once,
     compound_head_tail_consistent, free_pages_have_clean_flags,
     vm_areas_disjoint_with_guard, ptes_map_allocated_pages, no_leak,
     kernel_reported_no_errors)]
+
+from .vcompound import VCOMPOUND_INVARIANT_FUNCTIONS  # noqa: E402 (uses helpers above)
+
+INVARIANTS = MM_INVARIANTS + [Invariant(f.__name__, f)
+                              for f in VCOMPOUND_INVARIANT_FUNCTIONS]
 
 
 def check_all(k, ledger, invariants=None) -> list[tuple[str, str]]:

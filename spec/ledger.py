@@ -13,12 +13,18 @@ kernel.  Kinds:
   vmap     an address returned by vmap() (the area owns no pages)
   kmalloc  an address returned by kmalloc()/kzalloc()/kcalloc()
   pin      a page taken out of the free lists to fragment memory
+  vcompound       an address from __alloc_vcompound() of 2^order pages
+  vcompound_page  a head page from alloc_vcompound() of 2^order pages
+
+``observations`` are the problems callers saw with what they were given
+(memory not zeroed, a client's expectation broken).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-KINDS = ("page", "addr", "vmalloc", "vmap", "kmalloc", "pin")
+KINDS = ("page", "addr", "vmalloc", "vmap", "kmalloc", "pin", "vcompound",
+         "vcompound_page")
 
 
 @dataclass(frozen=True, order=True)
@@ -36,10 +42,10 @@ class Allocation:
             raise ValueError(f"unknown allocation kind {self.kind!r}")
 
     def describe(self) -> str:
-        if self.kind in ("page", "pin"):
+        if self.kind in ("page", "pin", "vcompound_page"):
             return f"{self.kind} pfn {self.handle} order {self.order}"
         return f"{self.kind} {self.handle:#x}" + (
-            f" order {self.order}" if self.kind == "addr" else "")
+            f" order {self.order}" if self.kind in ("addr", "vcompound") else "")
 
 
 class Ledger:
@@ -48,6 +54,7 @@ class Ledger:
     def __init__(self, items=None):
         self.items: dict[int, Allocation] = dict(items or {})
         self.next_id = max(self.items, default=-1) + 1
+        self.observations: list[str] = []
 
     def add(self, alloc: Allocation) -> int:
         i = self.next_id
@@ -77,6 +84,7 @@ class Ledger:
     def copy(self) -> "Ledger":
         led = Ledger(self.items)
         led.next_id = self.next_id
+        led.observations = list(self.observations)
         return led
 
     def canonical(self) -> tuple:

@@ -1,0 +1,1 @@
+"""The users the series converts, as workloads with their own expectations."""
