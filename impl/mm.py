@@ -84,6 +84,16 @@ def get_page_unless_zero(k, page):
     return True
 
 
+# mm.h#L597: the low bit of page->mapping marks an anon_vma pointer.
+PAGE_MAPPING_ANON = 1
+
+
+@kfunc(_SRC)
+def PageAnon(k, page):
+    """PageAnon(): page->mapping has PAGE_MAPPING_ANON set (#L612)."""
+    return bool(k.mapping[k.deref(page, "PageAnon")] & PAGE_MAPPING_ANON)
+
+
 @kfunc(_SRC)
 def page_mapcount(k, page):
     """page_mapcount(): _mapcount + 1 (#L638)."""

@@ -378,6 +378,10 @@ def get_page_from_freelist(k, gfp_mask, order, zonelist, alloc_flags):
 @kfunc(_SRC + " fail_page_alloc")
 def should_fail_alloc_page(k, gfp_mask, order):
     """should_fail_alloc_page(): the fail_page_alloc fault-injection point."""
+    # mm/page_alloc.c#L1162: __GFP_NOFAIL requests are never failed, whatever
+    # the debugfs knobs say (the budget is not consumed either).
+    if gfp_mask & __GFP_NOFAIL:
+        return False
     if k.fail_page_alloc > 0:
         k.fail_page_alloc -= 1
         return True
@@ -429,7 +433,8 @@ def __get_free_pages(k, gfp_mask, order):
     page = k.alloc_pages(gfp_mask, order)
     if page is None:
         return 0
-    return k.page_address(page)
+    # page_address() of an unmapped highmem page is NULL: 0, page leaked.
+    return k.page_address(page) or 0
 
 
 @kfunc(_SRC)
@@ -486,6 +491,10 @@ def free_hot_cold_page(k, page, cold):
 
     stubbed: no per-cpu list; the page goes straight to __free_one_page.
     """
+    # mm/page_alloc.c#L993: an anon page's mapping (anon_vma | 1) is dropped
+    # before the check, so only order-0 frees forgive it.
+    if k.PageAnon(page):
+        k.mapping[page] = 0
     if k.free_pages_check(page):
         return
     k.__free_one_page(page, k.page_zone(page), 0)

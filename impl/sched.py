@@ -92,6 +92,10 @@ def spin_lock(k, lock="lock"):
 def spin_unlock(k, lock="lock"):
     """spin_unlock(): release; unlocking a free lock is a spinlock-debug BUG."""
     if k.ctx.spin_depth == 0:
+        # customised: CONFIG_DEBUG_SPINLOCK prints this line and goes on
+        # (lib/spinlock_debug.c:93 -> spin_bug(), :61); the unlock then
+        # corrupts the lock and, under PREEMPT, drives preempt_count
+        # negative, so the model stops here instead.
         k.oops("BUG: spinlock already unlocked on CPU#0, vcpcheck", "spin_unlock")
     k.ctx.spin_depth -= 1
 

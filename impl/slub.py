@@ -47,7 +47,10 @@ def kmalloc_lookup(k, addr):
 @kfunc("include/asm-generic/page.h (v2.6.25)")
 def get_order(k, size):
     """get_order(): the smallest order with 2^order pages >= size."""
-    size = (size - 1) >> (k.PAGE_SHIFT - 1)
+    # size is an unsigned long: get_order(0) wraps to ULONG_MAX and yields
+    # BITS - PAGE_SHIFT (include/asm-generic/page.h:14); a Python -1 would
+    # never shift down to 0.
+    size = ((size - 1) & ((1 << k.BITS) - 1)) >> (k.PAGE_SHIFT - 1)
     order = -1
     while size:
         size >>= 1
@@ -70,9 +73,15 @@ def __kmalloc(k, size, flags):
     """__kmalloc(): a slab object, or kmalloc_large() above PAGE_SIZE."""
     if size > k.PAGE_SIZE:
         return k.kmalloc_large(size, flags)
-    k.might_sleep_if(flags & __GFP_WAIT, "slab_alloc")
     if size == 0:
+        # get_slab() answers ZERO_SIZE_PTR and __kmalloc returns it before
+        # slab_alloc() (mm/slub.c:2576-2577, 2600-2601): nothing that may sleep.
         return ZERO_SIZE_PTR
+    # customised: 2.6.25 slab_alloc() has no might_sleep; a __GFP_WAIT call
+    # sleeps (and is reported, mm/page_alloc.c:1475) only when the slow path
+    # needs a new slab page.  The model has no slabs, so it reports every
+    # sleeping allocation, as if each one could need a new slab.
+    k.might_sleep_if(flags & __GFP_WAIT, "slab_alloc")
     if k.fail_kmalloc > 0:
         k.fail_kmalloc -= 1
         return 0

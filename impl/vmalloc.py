@@ -135,7 +135,8 @@ def unmap_kernel_range(k, addr, size):
     table pages stay allocated.
     """
     end = addr + size
-    k.BUG_ON(addr >= end, "unmap_kernel_range", "mm/vmalloc.c:84")
+    # The BUG_ON sits at mm/vmalloc.c:78 in v2.6.25.
+    k.BUG_ON(addr >= end, "unmap_kernel_range", "mm/vmalloc.c:78")
     for a in range(addr, end, k.PAGE_SIZE):
         k.ptes.pop(a >> k.PAGE_SHIFT, None)
 
