@@ -19,7 +19,7 @@ from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
 from . import report
 from .stateful import run_stateful
-from .targets import TARGETS
+from .targets import DEFAULT_TARGETS, TARGETS
 
 ENGINES = ("stateful",)
 
@@ -55,13 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true")
     cp = sub.add_parser("check", help="check targets against the invariants")
     cp.add_argument("targets", nargs="*", metavar="TARGET",
-                    help="built-in target names (default: all)")
+                    help="built-in target names (default: every target that "
+                         "is not a series prefix)")
     cp.add_argument("--engine", default="all", choices=ENGINES + ("all",))
     cp.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                     help="Kconfig option or model parameter (repeatable)")
     cp.add_argument("--seed", type=int, default=0)
     cp.add_argument("--examples", type=int, default=200,
                     help="examples per configuration for the stateful engine")
+    cp.add_argument("--rounds", type=int, default=4,
+                    help="after a violation, search again with what was found "
+                         "excluded, up to this many times per configuration")
     cp.add_argument("--budget", type=float, default=120.0,
                     help="seconds per target at most")
     cp.add_argument("--json", action="store_true")
@@ -91,25 +95,41 @@ def check_target(target, args, overrides) -> dict:
         raise UsageError(f"target {target.name}: {e}")
     start = time.monotonic()
     violations, examples, steps, done = [], 0, 0, 0
+    unbuildable = []
     stopped_by_budget = False
     for cfg in configs:
+        symbols, why = target.try_build(cfg)
+        if why:
+            unbuildable.append({"config": cfg.short(), "reason": why})
+            continue
         if time.monotonic() - start > args.budget:
             stopped_by_budget = True
             break
         if args.verbose:
             print(f"  {target.name} [{cfg.short()}] stateful ...", file=sys.stderr)
-        r = run_stateful(target, cfg, seed=args.seed, max_examples=args.examples)
+        r = run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
+                         rounds=args.rounds,
+                         budget=max(0.0, args.budget - (time.monotonic() - start)))
         examples += r.examples
         steps += r.steps
         done += 1
         violations.extend(r.violations)
-    verdict = "fail" if violations else ("unknown" if stopped_by_budget else "pass")
+    buildable = len(configs) - len(unbuildable)
+    if violations:
+        verdict = "fail"
+    elif not buildable:
+        verdict = "error"
+    elif stopped_by_budget:
+        verdict = "unknown"
+    else:
+        verdict = "pass"
     strength = (f"sampled: {examples} examples, {steps} steps over {done} of "
-                f"{len(configs)} configurations")
+                f"{buildable} buildable configurations")
     return {"target": target.name, "verdict": verdict, "violations": violations,
             "stats": {"engine": "stateful", "strength": strength,
                       "examples": examples, "steps": steps,
                       "configs_checked": done, "configs": len(configs),
+                      "unbuildable": unbuildable,
                       "seconds": round(time.monotonic() - start, 2),
                       "seed": args.seed}}
 
@@ -118,17 +138,26 @@ def print_text(result, verbose) -> None:
     st = result["stats"]
     print(f"{result['target']}: {result['verdict'].upper()} "
           f"({st['strength']}; {st['seconds']}s; seed {st['seed']})")
+    for u in st["unbuildable"]:
+        print(f"  unbuildable [{u['config']}]: {u['reason']}")
+    groups: dict = {}
     for v in result["violations"]:
-        print(f"  violation: {v.invariant} [{v.config.short()}] {v.message}")
-        print(f"    engine {v.engine}, {v.strength}, trace of {len(v.trace)} calls:")
-        for line in report.trace_lines(v.trace, v.config,
-                                       TARGETS[result["target"]].symbols(v.config)):
+        key = (v.config, json.dumps(v.trace))
+        groups.setdefault(key, []).append(v)
+    for (cfg, _), vs in groups.items():
+        for v in vs:
+            print(f"  violation: {v.invariant} [{cfg.short()}] {v.message}")
+        trace = vs[0].trace
+        print(f"    engine {vs[0].engine}, {vs[0].strength}; trace of "
+              f"{len(trace)} calls:")
+        for line in report.trace_lines(trace, cfg,
+                                       TARGETS[result["target"]].symbols(cfg)):
             print(f"    {line}")
 
 
 def cmd_check(args) -> int:
     overrides = parse_config(args.config)
-    names = args.targets or list(TARGETS)
+    names = args.targets or list(DEFAULT_TARGETS)
     for name in names:
         if name not in TARGETS:
             raise UsageError(f"unknown target {name!r} (see 'vcpcheck list')")

@@ -19,6 +19,7 @@ from vcpcheck.impl.page_alloc import pin_free_page
 from vcpcheck.impl.vmalloc import PAGE_KERNEL, VM_MAP
 from vcpcheck.spec.invariants import check_all
 from vcpcheck.spec.ledger import Allocation, Ledger
+from vcpcheck.spec.vcompound import post_alloc
 
 
 class HarnessError(Exception):
@@ -30,7 +31,9 @@ class Harness:
            "get_page", "put_page", "vmalloc", "vfree", "vmap", "vunmap",
            "kmalloc", "kzalloc", "kfree", "pin", "unpin", "fail_page_alloc",
            "fail_pt_alloc", "fail_kmalloc", "spin_lock", "spin_unlock",
-           "local_irq_disable", "local_irq_enable", "irq_enter", "irq_exit")
+           "local_irq_disable", "local_irq_enable", "irq_enter", "irq_exit",
+           "__alloc_vcompound", "__free_vcompound", "alloc_vcompound",
+           "free_vcompound", "run_workqueue")
 
     def __init__(self, cfg, symbols=None, kernel_factory=Kernel):
         self.k = kernel_factory(cfg, symbols)
@@ -176,6 +179,35 @@ class Harness:
         self._run("kfree", (addr,), lambda: self.k.kfree(addr))
         self.ledger.remove(i)
 
+    # -- the vcompound API (present when the target's build has it) ----------------------
+    def _alloc_object(self, kind, call, gfp, order):
+        handle = self._run(call, (gfp, order), lambda: self.k.call(call, gfp, order))
+        if handle:
+            a = Allocation(kind, handle, order, gfp=gfp)
+            self.ledger.add(a)
+            self.ledger.observations.extend(post_alloc(self.k, a))
+        return handle
+
+    def alloc_vcompound_addr(self, gfp, order):
+        return self._alloc_object("vcompound", "__alloc_vcompound", gfp, order)
+
+    def free_vcompound_addr(self, addr):
+        i = self._take("vcompound", addr)
+        self._run("__free_vcompound", (addr,),
+                  lambda: self.k.call("__free_vcompound", addr))
+        self.ledger.remove(i)
+
+    def alloc_vcompound(self, gfp, order):
+        return self._alloc_object("vcompound_page", "alloc_vcompound", gfp, order)
+
+    def free_vcompound(self, page):
+        i = self._take("vcompound_page", page)
+        self._run("free_vcompound", (page,), lambda: self.k.free_vcompound(page))
+        self.ledger.remove(i)
+
+    def run_workqueue(self):
+        self._run("run_workqueue", (), self.k.run_workqueue)
+
     # -- model operations: fragmentation, faults, context -------------------------------
     def pin(self, pfn):
         page = self._run("pin", (pfn,), lambda: pin_free_page(self.k, pfn))
@@ -220,7 +252,9 @@ class Harness:
 
 
 _PY_NAMES = {"__get_free_pages": "get_free_pages",
-             "__free_pages": "free_pages_struct"}
+             "__free_pages": "free_pages_struct",
+             "__alloc_vcompound": "alloc_vcompound_addr",
+             "__free_vcompound": "free_vcompound_addr"}
 
 
 def _py(call: str) -> str:

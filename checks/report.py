@@ -12,7 +12,8 @@ from vcpcheck.impl.kconfig import Kconfig
 from .harness import Harness, harness_method
 from .picture import LEGEND, picture
 
-GFP_ARG = {"alloc_pages": 0, "__get_free_pages": 0, "kmalloc": 1, "kzalloc": 1}
+GFP_ARG = {"alloc_pages": 0, "__get_free_pages": 0, "kmalloc": 1, "kzalloc": 1,
+           "__alloc_vcompound": 0, "alloc_vcompound": 0}
 
 
 def format_args(call: str, args: list) -> str:

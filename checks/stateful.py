@@ -10,6 +10,7 @@ and the harness trace of the shrunk run is what gets reported.
 """
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ PAGE_GFPS = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO,
              GFP_KERNEL | GFP_HIGHMEM]
 ADDR_GFPS = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO]
 KMALLOC_SIZES = [8, 64, 4096, 5000, 8192]
+VC_GFPS = [GFP_KERNEL, GFP_KERNEL | GFP_ZERO, GFP_KERNEL | GFP_COMP]
 
 
 @dataclass
@@ -50,13 +52,23 @@ class RunResult:
     steps: int = 0
     seconds: float = 0.0
     error: str | None = None
+    all_signatures: set = field(default_factory=set)
 
 
-def make_machine(target, cfg, record: dict):
-    """A RuleBasedStateMachine class driving ``target`` built with ``cfg``."""
+def signature(invariant: str, message: str) -> tuple:
+    """A problem with its numbers and addresses blanked: the same defect
+    seen at another pfn or address has the same signature."""
+    return invariant, re.sub(r"0x[0-9a-f]+|\d+", "#", message)
+
+
+def make_machine(target, cfg, record: dict, exclude=frozenset()):
+    """A RuleBasedStateMachine class driving ``target`` built with ``cfg``;
+    problems whose signature is in ``exclude`` were reported already."""
     symbols = target.symbols(cfg)
     max_order = cfg.FORCE_MAX_ZONEORDER
     n = cfg.mem_pages
+    has_vcompound = "__alloc_vcompound" in symbols
+    has_vcompound_page = "alloc_vcompound" in symbols and "free_vcompound" in symbols
 
     class KernelMachine(RuleBasedStateMachine):
         def __init__(self):
@@ -160,6 +172,39 @@ def make_machine(target, cfg, record: dict):
             if a is not None and self._step():
                 self.h.kfree(a.handle)
 
+        # -- the vcompound API ------------------------------------------------------------
+        @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
+        def alloc_vcompound_addr(self, gfp, order):
+            if (has_vcompound and self._step()
+                    and api.pre_alloc_vcompound(self.h.k)):
+                self.h.alloc_vcompound_addr(gfp, order)
+
+        @rule(data=st.data())
+        def free_vcompound_addr(self, data):
+            a = self._pick(data, self._live("vcompound"))
+            if (a is not None and self._step()
+                    and api.pre_free_vcompound(self.h.k)):
+                self.h.free_vcompound_addr(a.handle)
+
+        @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
+        def alloc_vcompound(self, gfp, order):
+            if (has_vcompound_page and self._step()
+                    and api.pre_alloc_vcompound(self.h.k)):
+                self.h.alloc_vcompound(gfp, order)
+
+        @rule(data=st.data())
+        def free_vcompound(self, data):
+            a = self._pick(data, self._live("vcompound_page"))
+            if (a is not None and self._step()
+                    and api.pre_free_vcompound(self.h.k)):
+                self.h.free_vcompound(a.handle)
+
+        @rule()
+        def run_workqueue(self):
+            if (has_vcompound and self.h.k.workqueue and self._step()
+                    and api.pre_run_workqueue(self.h.k)):
+                self.h.run_workqueue()
+
         # -- environment: fragmentation, faults, context --------------------------------
         @rule(pfn=st.integers(0, n - 1))
         def pin(self, pfn):
@@ -193,7 +238,8 @@ def make_machine(target, cfg, record: dict):
 
         @invariant()
         def spec_holds(self):
-            problems = self.h.violations()
+            problems = [p for p in self.h.violations()
+                        if signature(*p) not in exclude]
             if problems:
                 record["failure"] = (problems, [dict(e) for e in self.h.trace])
                 raise AssertionError(f"{problems[0][0]}: {problems[0][1]}")
@@ -203,10 +249,36 @@ def make_machine(target, cfg, record: dict):
 
 
 def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
-                 budget=None) -> RunResult:
-    """Run the state machine for one target and configuration."""
+                 rounds=1, budget=None) -> RunResult:
+    """Run the state machine for one target and configuration.
+
+    With ``rounds`` > 1, each round after a failure runs again with the
+    signatures already found excluded, so one defect does not hide the
+    next; rounds use seeds seed, seed+1, ...
+    """
+    start = time.monotonic()
+    total = RunResult()
+    exclude: set = set()
+    for r in range(rounds):
+        if budget is not None and time.monotonic() - start > budget:
+            break
+        res = _run_once(target, cfg, seed + r, max_examples, steps, frozenset(exclude))
+        total.examples += res.examples
+        total.steps += res.steps
+        if not res.violations:
+            break
+        total.violations.extend(res.violations)
+        exclude.update(signature(v.invariant, v.message) for v in res.violations)
+        exclude.update(res.all_signatures)
+    total.seconds = time.monotonic() - start
+    for v in total.violations:
+        v.strength = f"sampled: {total.examples} examples, {total.steps} steps"
+    return total
+
+
+def _run_once(target, cfg, seed, max_examples, steps, exclude) -> RunResult:
     record: dict = {}
-    machine = make_machine(target, cfg, record)
+    machine = make_machine(target, cfg, record, exclude)
     machine._hypothesis_internal_use_seed = seed
     start = time.monotonic()
     s = settings(max_examples=max_examples, stateful_step_count=steps,
@@ -221,11 +293,10 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
         problems, trace = record.get("failure", ([("unknown", "no record")], []))
         for inv, msg in _first_per_invariant(problems):
             result.violations.append(Violation(inv, msg, trace, cfg))
+        result.all_signatures = {signature(*p) for p in problems}
     result.examples = record.get("examples", 0)
     result.steps = record.get("steps", 0)
     result.seconds = time.monotonic() - start
-    for v in result.violations:
-        v.strength = f"sampled: {result.examples} examples, {result.steps} steps"
     return result
 
 

@@ -1,7 +1,9 @@
 """Built-in targets: a kernel build is base mm + patches + Kconfig.
 
-For now the only built-in target is ``base``, the unpatched 2.6.25 memory
-manager; the series' versions register here as they are modelled.
+``base`` is the unpatched 2.6.25 memory manager; ``v3`` is the V3 series
+as posted, and ``v3:NN`` its prefix up to patch NN.  Each target names the
+Kconfig combinations that matter for it; a combination its posted code does
+not build under is reported as unbuildable with the reason.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from vcpcheck.impl.kconfig import ConfigError, Kconfig
+from vcpcheck.impl.series import Unbuildable, build
 from vcpcheck.impl.symbols import KFunc, base_symbols
 
 # The bound the engines check at (model parameters, not Kconfig choices).
@@ -19,16 +22,26 @@ CHECK_BOUND = dict(mem_pages=16, FORCE_MAX_ZONEORDER=3, vmalloc_pages=64)
 class Target:
     name: str
     description: str
-    symbols: Callable = base_symbols          # cfg -> {name: KFunc}
+    symbols: Callable = base_symbols          # cfg -> {name: KFunc}; may raise Unbuildable
     config_matrix: list = field(default_factory=list)
+    options: frozenset = frozenset()          # Kconfig options the target adds
 
     def configs(self, overrides=None) -> list[Kconfig]:
-        """The Kconfig combinations that matter, with overrides applied."""
+        """The Kconfig combinations that matter, with overrides applied.
+
+        Overrides naming an option this target does not have are ignored
+        (the caller checks that some target has it); combinations the
+        overrides rule out are dropped.
+        """
+        from vcpcheck.impl.kconfig import OPTIONS
+        series_only = {name for name in OPTIONS if name in _ALL_SERIES_OPTIONS}
+        mine = {key: v for key, v in (overrides or {}).items()
+                if key not in series_only or key in self.options}
         out, reasons = [], []
         for combo in self.config_matrix:
             values = dict(CHECK_BOUND)
             values.update(combo)
-            values.update(overrides or {})
+            values.update(mine)
             try:
                 cfg = Kconfig.make(**values)
             except ConfigError as e:       # the override rules this one out
@@ -40,6 +53,13 @@ class Target:
             raise ConfigError("no configuration of this target accepts the "
                               "options given: " + "; ".join(sorted(set(reasons))))
         return out
+
+    def try_build(self, cfg):
+        """(symbols, None) or (None, reason it does not build)."""
+        try:
+            return self.symbols(cfg), None
+        except Unbuildable as e:
+            return None, str(e)
 
 
 def with_replacements(symbols_fn: Callable, replacements: dict,
@@ -54,6 +74,12 @@ def with_replacements(symbols_fn: Callable, replacements: dict,
     return symbols
 
 
+def series_symbols(patches) -> Callable:
+    def symbols(cfg):
+        return build(patches, cfg)
+    return symbols
+
+
 BASE_MATRIX = [
     dict(ARCH="x86_64", PAGEFLAGS_EXTENDED=True),
     dict(ARCH="x86_64", PAGEFLAGS_EXTENDED=False),
@@ -61,10 +87,50 @@ BASE_MATRIX = [
     dict(ARCH="i386", PAGEFLAGS_EXTENDED=False, HIGHMEM=True),
 ]
 
-TARGETS: dict[str, Target] = {
-    "base": Target("base", "the 2.6.25 memory manager without the series",
-                   base_symbols, BASE_MATRIX),
-}
+
+def series_matrix(always_option: str) -> list[dict]:
+    """Both flag encodings, both arches (i386 with and without HIGHMEM),
+    the debugging option y and n, and one PREEMPT kernel."""
+    out = []
+    for always in (True, False):
+        for arch in (dict(ARCH="x86_64"), dict(ARCH="i386"),
+                     dict(ARCH="i386", HIGHMEM=True)):
+            for ext in (False, True):
+                out.append(dict(arch, PAGEFLAGS_EXTENDED=ext, **{always_option: always}))
+    out.append(dict(ARCH="x86_64", PAGEFLAGS_EXTENDED=False, PREEMPT=True,
+                    **{always_option: True}))
+    out.append(dict(ARCH="x86_64", PAGEFLAGS_EXTENDED=True, PREEMPT=True,
+                    **{always_option: True}))
+    return out
+
+
+def _series_targets(series, always_option: str) -> dict[str, Target]:
+    matrix = series_matrix(always_option)
+    out = {series.name: Target(series.name, f"{series.title}, as posted "
+                               f"(against {series.base})",
+                               series_symbols(series.prefix()), matrix,
+                               frozenset(series.options()))}
+    for p in series.patches:
+        prefix = series.prefix(p.number)
+        opts = frozenset(o.name for q in prefix for o in q.options)
+        m = matrix if always_option in opts else [
+            {k: v for k, v in c.items() if k != always_option} for c in matrix]
+        out[p.label] = Target(p.label, f"{series.name} up to {p.number:02d}: "
+                              f"{p.title}", series_symbols(prefix), m, opts)
+    return out
+
+
+def _load():
+    from vcpcheck.impl.series import v3
+    targets = {"base": Target("base", "the 2.6.25 memory manager without the series",
+                              base_symbols, BASE_MATRIX)}
+    targets.update(_series_targets(v3.SERIES, "VFALLBACK_ALWAYS"))
+    return targets
+
+
+TARGETS: dict[str, Target] = _load()
+_ALL_SERIES_OPTIONS = frozenset().union(*(t.options for t in TARGETS.values()))
+DEFAULT_TARGETS = [name for name in TARGETS if ":" not in name]
 
 
 def get_target(name: str) -> Target:

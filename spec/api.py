@@ -68,3 +68,20 @@ def pre_spin_unlock(k) -> bool:
 def pre_irq_exit(k) -> bool:
     # irq_exit pairs with irq_enter
     return k.ctx.hardirq > 0
+
+
+def pre_alloc_vcompound(k) -> bool:
+    # 04/14 and 04/11 changelogs: allocation only from preemptible (process)
+    # context -- the fallback maps pages and allocates page tables.
+    return may_sleep(k)
+
+
+def pre_free_vcompound(k) -> bool:
+    # 04/14 and 04/11 changelogs: freeing is allowed from any context (the
+    # free is deferred to keventd where it cannot run directly).
+    return True
+
+
+def pre_run_workqueue(k) -> bool:
+    # keventd runs in process context, never inside the caller's lock.
+    return may_sleep(k)

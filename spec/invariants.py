@@ -310,6 +310,34 @@ def every_pfn_accounted_once(k, ledger) -> list[str]:
     return out
 
 
+def compound_members(k, h):
+    """The pages of the compound page headed by h, or a problem string.
+
+    A head listed as pages[0] of a vm area is a virtually mapped compound
+    (the series): its pages are the area's.  Otherwise the tails follow the
+    head physically.  Either way the order sits in the second page's
+    lru.prev (set_compound_order, mm.h#L319; pages[1]->lru.prev in 04/14).
+    """
+    addr = head_area(k, h)
+    if addr is not None:
+        pages = area_pages(k, area_at(k, addr))
+        if len(pages) < 2 or None in pages:
+            return f"head pfn {h} heads vm area {addr:#x} of {len(pages)} pages"
+        o = k.lru_prev[pages[1]]
+        if (1 << o if isinstance(o, int) and 0 <= o < 64 else None) != len(pages):
+            return (f"virtual compound head pfn {h} records order {o!r}, its "
+                    f"area maps {len(pages)} pages")
+        return pages
+    if h + 1 >= k.nr_pages:
+        return f"head pfn {h} has no page[1] to hold its order"
+    o = k.lru_prev[h + 1]
+    if not isinstance(o, int) or not 1 <= o < k.MAX_ORDER:
+        return f"head pfn {h} records order {o!r} in page[1].lru.prev"
+    if h & ((1 << o) - 1):
+        return f"head pfn {h} of order {o} is not naturally aligned"
+    return list(range(h, min(h + (1 << o), k.nr_pages)))
+
+
 def compound_head_tail_consistent(k, ledger) -> list[str]:
     """Compound heads and tails agree.
 
@@ -317,7 +345,7 @@ def compound_head_tail_consistent(k, ledger) -> list[str]:
     the order in page[1].lru.prev, and makes every tail PageTail with
     first_page = head; tails keep _count 0 (mm/internal.h#L25), the head
     holds the count; destroy_compound_page (#L291) checks the same.  Every
-    tail must belong to a head that counts it.
+    tail must belong to the head it points to.
     """
     out = []
     fm = free_map(k)
@@ -325,30 +353,30 @@ def compound_head_tail_consistent(k, ledger) -> list[str]:
     for h in range(k.nr_pages):
         if h in fm or not is_head(k, h):
             continue
-        if h + 1 >= k.nr_pages:
-            out.append(f"head pfn {h} has no page[1] to hold its order")
+        members = compound_members(k, h)
+        if isinstance(members, str):
+            out.append(members)
             continue
-        o = k.lru_prev[h + 1]
-        if not isinstance(o, int) or not 1 <= o < k.MAX_ORDER:
-            out.append(f"head pfn {h} records order {o!r} in page[1].lru.prev")
-            continue
-        if h & ((1 << o) - 1):
-            out.append(f"head pfn {h} of order {o} is not naturally aligned")
         if k._count[h] < 1:
             out.append(f"head pfn {h} is allocated with _count {k._count[h]}")
-        for t in range(h + 1, min(h + (1 << o), k.nr_pages)):
+        for t in members[1:]:
             counted[t] = h
             if not is_tail(k, t):
-                out.append(f"pfn {t} inside compound pfn {h} order {o} is "
-                           f"not PageTail")
+                out.append(f"pfn {t}, a page of compound pfn {h}, is not PageTail")
             elif k.word_to_page(k.private[t]) != h:
                 out.append(f"tail pfn {t} points to {k.word_to_page(k.private[t])}"
                            f", not to its head pfn {h}")
     for t in range(k.nr_pages):
         if t in fm or not is_tail(k, t):
             continue
+        f = k.word_to_page(k.private[t])
         if t not in counted:
-            out.append(f"tail pfn {t} belongs to no compound head")
+            if f is None or not 0 <= f < k.nr_pages or not is_head(k, f):
+                what = "marked tail itself" if (f is not None and 0 <= f < k.nr_pages
+                                                and is_tail(k, f)) else "not a head"
+                out.append(f"tail pfn {t} points to pfn {f}, which is {what}")
+            else:
+                out.append(f"tail pfn {t} is not among the pages of its head pfn {f}")
         if k._count[t] != 0:
             out.append(f"tail pfn {t} has _count {k._count[t]} (must be 0)")
     return out

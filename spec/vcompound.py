@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from vcpcheck.impl.kernel import KernelOops
 
-from .invariants import area_pages, is_head, is_tail
+from .invariants import area_pages, compound_bits, is_head, is_tail
 
 PROBE_OFFSETS = (0, 2048, 4088)        # per page: first, middle, last word
 
@@ -129,7 +129,10 @@ def vcompound_head_tail_consistent(k, ledger) -> list[str]:
             if is_tail(k, head):
                 out.append(f"{what}: the order-0 page is marked as a tail")
             continue
-        if not is_head(k, head) or is_tail(k, head):
+        if not k.flags[head] & compound_bits(k):
+            out.append(f"{what}: head pfn {head} is not a compound page "
+                       f"(no head or tail flag)")
+        elif not is_head(k, head) or is_tail(k, head):
             out.append(f"{what}: head pfn {head} is not marked head-only "
                        f"(flags {k.flags[head]:#x})")
         for i, t in enumerate(pfns[1:], 1):
