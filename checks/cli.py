@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
+import os
 import sys
 import time
 import traceback
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
+
+from concurrent.futures import ProcessPoolExecutor
 
 from . import report
 from .stateful import run_stateful
@@ -61,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                     help="Kconfig option or model parameter (repeatable)")
     cp.add_argument("--seed", type=int, default=0)
-    cp.add_argument("--examples", type=int, default=200,
+    cp.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                    help="configurations checked in parallel (processes)")
+    cp.add_argument("--examples", type=int, default=100,
                     help="examples per configuration for the stateful engine")
     cp.add_argument("--rounds", type=int, default=4,
                     help="after a violation, search again with what was found "
@@ -97,19 +103,20 @@ def check_target(target, args, overrides) -> dict:
     violations, examples, steps, done = [], 0, 0, 0
     unbuildable = []
     stopped_by_budget = False
+    runnable = []
     for cfg in configs:
         symbols, why = target.try_build(cfg)
         if why:
             unbuildable.append({"config": cfg.short(), "reason": why})
-            continue
-        if time.monotonic() - start > args.budget:
+        else:
+            runnable.append(cfg)
+    for cfg, r in run_configs(target, runnable, args, start):
+        if r is None:
             stopped_by_budget = True
-            break
+            continue
         if args.verbose:
-            print(f"  {target.name} [{cfg.short()}] stateful ...", file=sys.stderr)
-        r = run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
-                         rounds=args.rounds,
-                         budget=max(0.0, args.budget - (time.monotonic() - start)))
+            print(f"  {target.name} [{cfg.short()}] stateful: {r.examples} "
+                  f"examples, {len(r.violations)} violations", file=sys.stderr)
         examples += r.examples
         steps += r.steps
         done += 1
@@ -132,6 +139,36 @@ def check_target(target, args, overrides) -> dict:
                       "unbuildable": unbuildable,
                       "seconds": round(time.monotonic() - start, 2),
                       "seed": args.seed}}
+
+
+def _run_one(name, cfg, seed, examples, rounds, budget):
+    return run_stateful(TARGETS[name], cfg, seed=seed, max_examples=examples,
+                        rounds=rounds, budget=budget)
+
+
+def run_configs(target, cfgs, args, start):
+    """(cfg, RunResult or None if the budget ran out) for each cfg, in order.
+
+    Built-in targets run on ``--jobs`` processes (fork); every configuration
+    has its own seed stream, so the result does not depend on the split.
+    """
+    jobs = max(1, min(args.jobs, len(cfgs)))
+    left = max(0.0, args.budget - (time.monotonic() - start))
+    if jobs > 1 and TARGETS.get(target.name) is target:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_one, target.name, cfg, args.seed,
+                                   args.examples, args.rounds, left) for cfg in cfgs]
+            for cfg, fut in zip(cfgs, futures):
+                yield cfg, fut.result()
+        return
+    for cfg in cfgs:
+        left = args.budget - (time.monotonic() - start)
+        if left <= 0:
+            yield cfg, None
+            continue
+        yield cfg, run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
+                                rounds=args.rounds, budget=left)
 
 
 def print_text(result, verbose) -> None:

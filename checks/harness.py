@@ -182,7 +182,8 @@ class Harness:
     # -- the vcompound API (present when the target's build has it) ----------------------
     def _alloc_object(self, kind, call, gfp, order):
         handle = self._run(call, (gfp, order), lambda: self.k.call(call, gfp, order))
-        if handle:
+        # A page is a pfn (0 is a page); an address of 0 is NULL.
+        if handle is not None if kind == "vcompound_page" else handle:
             a = Allocation(kind, handle, order, gfp=gfp)
             self.ledger.add(a)
             self.ledger.observations.extend(post_alloc(self.k, a))

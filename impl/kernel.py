@@ -24,8 +24,9 @@ LIST_POISON1 = 0x00100100
 LIST_POISON2 = 0x00200200
 # customised: what a word of memory reads before anything was written to it.
 UNINITIALISED = 0x5a5a5a5a5a5a5a5a
-# customised: kernel function pointers are addresses in a fake text segment.
-FUNC_TEXT_BASE = 0xffffffff80200000
+# customised: kernel function pointers are addresses in a fake text segment
+# (x86_64 kernel text; on i386 an address in the image no model data uses).
+FUNC_TEXT_BASE = {64: 0xffffffff80200000, 32: 0xc1000000 - 0x00400000}
 
 
 class KernelOops(Exception):
@@ -181,13 +182,14 @@ class Kernel:
     def func_addr(self, name: str) -> int:
         """The address of a kernel function, for storing in a word."""
         if name not in self._func_addr:
-            self._func_addr[name] = FUNC_TEXT_BASE + 16 * len(self._func_names)
+            self._func_addr[name] = (FUNC_TEXT_BASE[self.BITS]
+                                     + 16 * len(self._func_names))
             self._func_names.append(name)
         return self._func_addr[name]
 
     def call_function_pointer(self, word: int, *args):
         """Call through a function pointer read from memory."""
-        idx, rem = divmod(word - FUNC_TEXT_BASE, 16)
+        idx, rem = divmod(word - FUNC_TEXT_BASE[self.BITS], 16)
         if rem or not 0 <= idx < len(self._func_names):
             self.oops(f"BUG: unable to handle kernel paging request at "
                       f"{word & ((1 << self.BITS) - 1):#x} (call through a "

@@ -85,6 +85,17 @@ def area_pages(k, area) -> list:
     return out
 
 
+def pending_free_pages(k) -> set:
+    """Pages of objects whose free is queued on keventd: their last
+    reference is gone, their pages not yet returned."""
+    out = set()
+    for work in k.workqueue:
+        for area in k.vmlist:
+            if area.addr <= work < area.addr + area.size:
+                out.update(p for p in area_pages(k, area) if p is not None)
+    return out
+
+
 def head_area(k, head):
     """The address of the vm area whose pages[0] is ``head``, or None."""
     for area in k.vmlist:
@@ -350,6 +361,7 @@ def compound_head_tail_consistent(k, ledger) -> list[str]:
     out = []
     fm = free_map(k)
     counted = {}
+    dying = pending_free_pages(k)
     for h in range(k.nr_pages):
         if h in fm or not is_head(k, h):
             continue
@@ -357,7 +369,7 @@ def compound_head_tail_consistent(k, ledger) -> list[str]:
         if isinstance(members, str):
             out.append(members)
             continue
-        if k._count[h] < 1:
+        if k._count[h] < 1 and h not in dying:
             out.append(f"head pfn {h} is allocated with _count {k._count[h]}")
         for t in members[1:]:
             counted[t] = h
