@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="configurations checked in parallel (processes)")
     cp.add_argument("--examples", type=int, default=100,
                     help="examples per configuration for the stateful engine")
-    cp.add_argument("--rounds", type=int, default=4,
+    cp.add_argument("--rounds", type=int, default=8,
                     help="after a violation, search again with what was found "
                          "excluded, up to this many times per configuration")
     cp.add_argument("--budget", type=float, default=120.0,

@@ -21,6 +21,8 @@ from vcpcheck.spec.invariants import check_all
 from vcpcheck.spec.ledger import Allocation, Ledger
 from vcpcheck.spec.vcompound import post_alloc
 
+from .clients import WORKLOADS as CLIENT_WORKLOADS
+
 
 class HarnessError(Exception):
     """A call the caller may not make (unknown handle, dead kernel)."""
@@ -33,7 +35,8 @@ class Harness:
            "fail_pt_alloc", "fail_kmalloc", "spin_lock", "spin_unlock",
            "local_irq_disable", "local_irq_enable", "irq_enter", "irq_exit",
            "__alloc_vcompound", "__free_vcompound", "alloc_vcompound",
-           "free_vcompound", "run_workqueue")
+           "free_vcompound", "run_workqueue") + tuple(
+               f"client_{n}" for n in CLIENT_WORKLOADS)
 
     def __init__(self, cfg, symbols=None, kernel_factory=Kernel):
         self.k = kernel_factory(cfg, symbols)
@@ -208,6 +211,20 @@ class Harness:
 
     def run_workqueue(self):
         self._run("run_workqueue", (), self.k.run_workqueue)
+
+    # -- the converted users (impl/clients, checks/clients.py) ----------------------------
+    def client(self, name, *args):
+        """Run one user's workload (fork, exit, e1000, swap, ...)."""
+        if name not in CLIENT_WORKLOADS:
+            raise HarnessError(f"unknown client {name!r}")
+        fn = CLIENT_WORKLOADS[name]
+        return self._run(f"client_{name}", args, lambda: fn(self, *args))
+
+    def __getattr__(self, attr):
+        # h.client_e1000(256) == h.client("e1000", 256), for replayed traces.
+        if attr.startswith("client_") and attr[7:] in CLIENT_WORKLOADS:
+            return lambda *args: self.client(attr[7:], *args)
+        raise AttributeError(attr)
 
     # -- model operations: fragmentation, faults, context -------------------------------
     def pin(self, pfn):

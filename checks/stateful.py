@@ -23,6 +23,9 @@ from vcpcheck.impl import gfp as _gfp
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
 from vcpcheck.spec import api
 
+from vcpcheck.impl.clients.thread_info import THREAD_SIZE
+
+from .clients import CLIENTS, available
 from .harness import Harness
 
 # Class bodies mangle __names, so the machine uses these aliases.
@@ -69,6 +72,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
     n = cfg.mem_pages
     has_vcompound = "__alloc_vcompound" in symbols
     has_vcompound_page = "alloc_vcompound" in symbols and "free_vcompound" in symbols
+    clients = available(symbols)
 
     class KernelMachine(RuleBasedStateMachine):
         def __init__(self):
@@ -204,6 +208,22 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
             if (has_vcompound and self.h.k.workqueue and self._step()
                     and api.pre_run_workqueue(self.h.k)):
                 self.h.run_workqueue()
+
+        # -- the converted users ------------------------------------------------------------
+        @rule(data=st.data())
+        def client(self, data):
+            if not clients or not self._step():
+                return
+            name = data.draw(st.sampled_from(clients))
+            if name == "exit":
+                stacks = self._live("client", pred=lambda a: a.size == THREAD_SIZE)
+                if not stacks or not api.may_sleep(self.h.k):
+                    return
+                a = data.draw(st.sampled_from(stacks))
+                self.h.client("exit", a.handle, data.draw(st.booleans()))
+                return
+            if api.may_sleep(self.h.k):
+                self.h.client(name, *data.draw(st.sampled_from(CLIENTS[name][1])))
 
         # -- environment: fragmentation, faults, context --------------------------------
         @rule(pfn=st.integers(0, n - 1))

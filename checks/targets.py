@@ -121,10 +121,11 @@ def _series_targets(series, always_option: str) -> dict[str, Target]:
 
 
 def _load():
-    from vcpcheck.impl.series import reference, v3
+    from vcpcheck.impl.series import reference, v3, v5
     targets = {"base": Target("base", "the 2.6.25 memory manager without the series",
                               base_symbols, BASE_MATRIX)}
     targets.update(_series_targets(v3.SERIES, "VFALLBACK_ALWAYS"))
+    targets.update(_series_targets(v5.SERIES, "VIRTUALIZE_ALWAYS"))
     ref = reference.SERIES
     targets["reference"] = Target(
         "reference", "vcpcheck's correct design with V3's API (must pass everywhere)",

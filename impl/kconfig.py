@@ -68,6 +68,11 @@ for _opt in (
     Option("HIGHMEM", bool, False,
            "i386 HIGHMEM4G: pages above lowmem have no linear address",
            depends=_x86_32_only("HIGHMEM")),
+    Option("MEMORY_HOTPLUG", bool, False, "memory hot-add (mm/sparse.c "
+           "section memmaps, zone wait tables after boot)"),
+    Option("SPARSEMEM_VMEMMAP", bool, True,
+           "virtual memmap; n = classic SPARSEMEM, whose hot-added memmaps "
+           "mm/sparse.c allocates"),
     Option("FORCE_MAX_ZONEORDER", int, 11,
            "MAX_ORDER: orders 0..MAX_ORDER-1 (11 is the kernel's default)",
            minimum=1),

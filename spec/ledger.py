@@ -15,6 +15,8 @@ kernel.  Kinds:
   pin      a page taken out of the free lists to fragment memory
   vcompound       an address from __alloc_vcompound() of 2^order pages
   vcompound_page  a head page from alloc_vcompound() of 2^order pages
+  client   memory a converted user keeps (a stack, a wait table): an
+           address of 2^order pages, physically or virtually backed
 
 ``observations`` are the problems callers saw with what they were given
 (memory not zeroed, a client's expectation broken).
@@ -24,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 KINDS = ("page", "addr", "vmalloc", "vmap", "kmalloc", "pin", "vcompound",
-         "vcompound_page")
+         "vcompound_page", "client")
 
 
 @dataclass(frozen=True, order=True)
@@ -45,7 +47,8 @@ class Allocation:
         if self.kind in ("page", "pin", "vcompound_page"):
             return f"{self.kind} pfn {self.handle} order {self.order}"
         return f"{self.kind} {self.handle:#x}" + (
-            f" order {self.order}" if self.kind in ("addr", "vcompound") else "")
+            f" order {self.order}" if self.kind in ("addr", "vcompound", "client")
+            else "")
 
 
 class Ledger:
