@@ -187,8 +187,8 @@ def print_text(result, verbose) -> None:
         trace = vs[0].trace
         print(f"    engine {vs[0].engine}, {vs[0].strength}; trace of "
               f"{len(trace)} calls:")
-        for line in report.trace_lines(trace, cfg,
-                                       TARGETS[result["target"]].symbols(cfg)):
+        target = TARGETS[result["target"]]
+        for line in report.trace_lines(trace, cfg, target.symbols(cfg), target.api):
             print(f"    {line}")
 
 

@@ -24,6 +24,15 @@ from vcpcheck.spec.vcompound import post_alloc
 from .clients import WORKLOADS as CLIENT_WORKLOADS
 
 
+DEFAULT_API = {
+    "__alloc_vcompound": lambda k, gfp, order: k.call("__alloc_vcompound", gfp, order),
+    "__free_vcompound": lambda k, addr, order: k.call("__free_vcompound", addr),
+    "alloc_vcompound": lambda k, gfp, order: k.call("alloc_vcompound", gfp, order),
+    "free_vcompound": lambda k, page, order: k.call("free_vcompound", page),
+    "head_page": "vcompound_head_page",
+}
+
+
 class HarnessError(Exception):
     """A call the caller may not make (unknown handle, dead kernel)."""
 
@@ -38,8 +47,12 @@ class Harness:
            "free_vcompound", "run_workqueue") + tuple(
                f"client_{n}" for n in CLIENT_WORKLOADS)
 
-    def __init__(self, cfg, symbols=None, kernel_factory=Kernel):
+    def __init__(self, cfg, symbols=None, kernel_factory=Kernel, api=None):
         self.k = kernel_factory(cfg, symbols)
+        # How callers spell the vcompound API on this target (V3 names by
+        # default; V2 users call the page allocator with __GFP_VFALLBACK).
+        self.api = dict(DEFAULT_API, **(api or {}))
+        self.k.api_head_page = self.api["head_page"]
         self.ledger = Ledger()
         self.trace: list[dict] = []
         self.dead = False
@@ -184,7 +197,8 @@ class Harness:
 
     # -- the vcompound API (present when the target's build has it) ----------------------
     def _alloc_object(self, kind, call, gfp, order):
-        handle = self._run(call, (gfp, order), lambda: self.k.call(call, gfp, order))
+        fn = self.api[call]
+        handle = self._run(call, (gfp, order), lambda: fn(self.k, gfp, order))
         # A page is a pfn (0 is a page); an address of 0 is NULL.
         if handle is not None if kind == "vcompound_page" else handle:
             a = Allocation(kind, handle, order, gfp=gfp)
@@ -197,8 +211,9 @@ class Harness:
 
     def free_vcompound_addr(self, addr):
         i = self._take("vcompound", addr)
-        self._run("__free_vcompound", (addr,),
-                  lambda: self.k.call("__free_vcompound", addr))
+        order = self.ledger.items[i].order
+        fn = self.api["__free_vcompound"]
+        self._run("__free_vcompound", (addr,), lambda: fn(self.k, addr, order))
         self.ledger.remove(i)
 
     def alloc_vcompound(self, gfp, order):
@@ -206,7 +221,9 @@ class Harness:
 
     def free_vcompound(self, page):
         i = self._take("vcompound_page", page)
-        self._run("free_vcompound", (page,), lambda: self.k.free_vcompound(page))
+        order = self.ledger.items[i].order
+        fn = self.api["free_vcompound"]
+        self._run("free_vcompound", (page,), lambda: fn(self.k, page, order))
         self.ledger.remove(i)
 
     def run_workqueue(self):

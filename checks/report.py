@@ -43,9 +43,9 @@ def config_literal(cfg: Kconfig) -> str:
     return f"Kconfig.make({', '.join(items)})"
 
 
-def trace_lines(trace: list, cfg: Kconfig, symbols=None) -> list[str]:
+def trace_lines(trace: list, cfg: Kconfig, symbols=None, api=None) -> list[str]:
     """Replayable Python, one call per line, each with the picture after it."""
-    h = Harness(cfg, symbols)
+    h = Harness(cfg, symbols, api=api)
     lines = [f"h = Harness({config_literal(cfg)})",
              f"#   {picture(h.k, h.ledger)}"]
     for e in trace:

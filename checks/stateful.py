@@ -70,14 +70,15 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
     symbols = target.symbols(cfg)
     max_order = cfg.FORCE_MAX_ZONEORDER
     n = cfg.mem_pages
-    has_vcompound = "__alloc_vcompound" in symbols
-    has_vcompound_page = "alloc_vcompound" in symbols and "free_vcompound" in symbols
+    has_vcompound = target.has_vcompound(symbols)
+    has_vcompound_page = bool(target.api) or (
+        "alloc_vcompound" in symbols and "free_vcompound" in symbols)
     clients = available(symbols)
 
     class KernelMachine(RuleBasedStateMachine):
         def __init__(self):
             super().__init__()
-            self.h = Harness(cfg, symbols)
+            self.h = Harness(cfg, symbols, api=target.api)
             record["examples"] = record.get("examples", 0) + 1
 
         def _live(self, *kinds, pred=None):

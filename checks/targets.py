@@ -25,6 +25,10 @@ class Target:
     symbols: Callable = base_symbols          # cfg -> {name: KFunc}; may raise Unbuildable
     config_matrix: list = field(default_factory=list)
     options: frozenset = frozenset()          # Kconfig options the target adds
+    api: dict | None = None                   # how users spell the vcompound API
+
+    def has_vcompound(self, symbols) -> bool:
+        return bool(self.api) or "__alloc_vcompound" in symbols
 
     def configs(self, overrides=None) -> list[Kconfig]:
         """The Kconfig combinations that matter, with overrides applied.
@@ -104,26 +108,32 @@ def series_matrix(always_option: str) -> list[dict]:
     return out
 
 
-def _series_targets(series, always_option: str) -> dict[str, Target]:
+def _series_targets(series, always_option: str, api=None,
+                    api_from: int = 0) -> dict[str, Target]:
+    """The whole series and each prefix; ``api`` (how users spell the
+    vcompound API) applies to prefixes from patch ``api_from`` on."""
     matrix = series_matrix(always_option)
     out = {series.name: Target(series.name, f"{series.title}, as posted "
                                f"(against {series.base})",
                                series_symbols(series.prefix()), matrix,
-                               frozenset(series.options()))}
+                               frozenset(series.options()), api)}
     for p in series.patches:
         prefix = series.prefix(p.number)
         opts = frozenset(o.name for q in prefix for o in q.options)
         m = matrix if always_option in opts else [
             {k: v for k, v in c.items() if k != always_option} for c in matrix]
         out[p.label] = Target(p.label, f"{series.name} up to {p.number:02d}: "
-                              f"{p.title}", series_symbols(prefix), m, opts)
+                              f"{p.title}", series_symbols(prefix), m, opts,
+                              api if p.number >= api_from else None)
     return out
 
 
 def _load():
-    from vcpcheck.impl.series import reference, v3, v5
+    from vcpcheck.impl.series import reference, v2, v3, v5
     targets = {"base": Target("base", "the 2.6.25 memory manager without the series",
                               base_symbols, BASE_MATRIX)}
+    targets.update(_series_targets(v2.SERIES, "VFALLBACK_ALWAYS", v2.USER_API,
+                                   api_from=8))
     targets.update(_series_targets(v3.SERIES, "VFALLBACK_ALWAYS"))
     targets.update(_series_targets(v5.SERIES, "VIRTUALIZE_ALWAYS"))
     ref = reference.SERIES

@@ -59,6 +59,12 @@ def array_set(k, array, i, page):
 def __get_vm_area_node(k, size, flags, start, end, node, gfp_mask, caller=""):
     """__get_vm_area_node(): reserve [addr, addr+size+guard) first-fit (#L207)."""
     k.BUG_ON(k.in_interrupt(), "__get_vm_area_node", "mm/vmalloc.c:215")
+    return reserve_vm_area(k, size, flags, start, end, node, gfp_mask, caller)
+
+
+def reserve_vm_area(k, size, flags, start, end, node, gfp_mask, caller=""):
+    """The body of __get_vm_area_node() after its BUG_ON: alignment, the
+    kmalloc'ed descriptor, the guard page and the first-fit walk of vmlist."""
     align = 1
     if flags & VM_IOREMAP:
         bit = max(k.PAGE_SHIFT, min(IOREMAP_MAX_ORDER, size.bit_length()))

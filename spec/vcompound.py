@@ -86,14 +86,17 @@ def vcompound_addresses_resolve_to_head(k, ledger) -> list[str]:
             out.append(f"{what}: two pages of the object are the same pfn")
             continue
         head = pfns[0]
-        if hasattr(k, "vcompound_head_page"):
+        # The API's address-to-head lookup: vcompound_head_page() (V3, V5),
+        # virt_to_head_page() made vmalloc-aware (V2).
+        name = getattr(k, "api_head_page", "vcompound_head_page")
+        lookup = getattr(k, name, None)
+        if lookup is not None:
             for i in range(len(pfns)):
                 for off in PROBE_OFFSETS:
                     x = addr + i * k.PAGE_SIZE + off
-                    got = _call(k, out, f"{what}: vcompound_head_page({x:#x})",
-                                k.vcompound_head_page, x)
+                    got = _call(k, out, f"{what}: {name}({x:#x})", lookup, x)
                     if got is not KernelOops and got != head:
-                        out.append(f"{what}: vcompound_head_page({x:#x}) is "
+                        out.append(f"{what}: {name}({x:#x}) is "
                                    f"pfn {got}, the head is pfn {head}")
                         break
         look = k.vmalloc_to_page if virtual else k.virt_to_page
