@@ -36,6 +36,12 @@ def free_loc_track(k, t):
         k.free_pages(t.loc, k.get_order(sizeof_location(k) * t.max))
 
 
+def copy_locations(k, dst, t):
+    """The memcpy of the old entries into a grown table."""
+    for off in range(0, t.count * sizeof_location(k), k.PTR_SIZE):
+        memory.store(k, dst + off, memory.load(k, t.loc + off, "memcpy"), "memcpy")
+
+
 @kfunc("mm/slub.c (v2.6.25)")
 def alloc_loc_track(k, t, max_, flags):
     """alloc_loc_track(): a bigger table; copy the old entries; free the old one."""
@@ -44,8 +50,7 @@ def alloc_loc_track(k, t, max_, flags):
     if not l:
         return 0
     if t.count:
-        for off in range(0, t.count * sizeof_location(k), k.PTR_SIZE):  # memcpy
-            memory.store(k, l + off, memory.load(k, t.loc + off, "memcpy"), "memcpy")
+        copy_locations(k, l, t)
         k.free_loc_track(t)
     t.max, t.loc = max_, l
     return 1

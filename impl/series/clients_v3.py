@@ -8,7 +8,7 @@ the model builds them in.  The IA64 half of 11/14 is not modelled (no IA64).
 from __future__ import annotations
 
 from ..clients.e1000 import ENOMEM, PS_PAGE_BUFFERS, sizeof_e1000_buffer
-from ..clients.slub_loc import sizeof_location
+from ..clients.slub_loc import copy_locations, sizeof_location
 from ..clients.swapfile import EINVAL
 from ..clients.thread_info import THREAD_ORDER
 from ..clients.wait_table import wait_queue_head_size
@@ -65,14 +65,12 @@ def free_loc_track(k, t):
 
 def alloc_loc_track(k, t, max_, flags):
     """alloc_loc_track() (10): __alloc_vcompound(flags, order)."""
-    from .. import memory
     order = k.get_order(sizeof_location(k) * max_)
     l = k.call("__alloc_vcompound", flags, order)
     if not l:
         return 0
     if t.count:
-        for off in range(0, t.count * sizeof_location(k), k.PTR_SIZE):
-            memory.store(k, l + off, memory.load(k, t.loc + off, "memcpy"), "memcpy")
+        copy_locations(k, l, t)
         k.free_loc_track(t)
     t.max, t.loc = max_, l
     return 1

@@ -375,8 +375,6 @@ PATCHES = [
           functions=(vcompound_free_work, free_vcompound)),
 ]
 
-SERIES = Series("v2", "Virtual Compound Page Support V2 (GFP_VFALLBACK)",
-                "linux-2.6 of 3 Oct 2007 (2.6.23-rc9)", PATCHES)
 
 
 # How a V2 user spells the vcompound API (not kernel code: the caller's side).
@@ -400,3 +398,87 @@ def api_free_page(k, page, order):
 USER_API = {"__alloc_vcompound": api_alloc_addr, "__free_vcompound": api_free_addr,
             "alloc_vcompound": api_alloc_page, "free_vcompound": api_free_page,
             "head_page": "virt_to_head_page"}
+
+
+# --- the converted users (10-15, 18) ------------------------------------------------------
+
+def zone_wait_table_init(k, entries):
+    """zone_wait_table_init() (11/18): __get_free_pages(GFP_VFALLBACK, order)."""
+    from ..clients.wait_table import wait_queue_head_size
+    alloc_size = entries * wait_queue_head_size(k)
+    table = k.call("__get_free_pages", GFP_VFALLBACK, k.get_order(alloc_size))
+    if not table:
+        return 0
+    for i in range(entries):
+        k.init_waitqueue_head(table + i * wait_queue_head_size(k))
+    return table
+
+
+def bit_waitqueue(k, word, bit):
+    """bit_waitqueue() (12/18): page_zone(virt_to_head_page(word))."""
+    from ..clients.wait import _hash
+    zone = k.page_zone(k.virt_to_head_page(word))
+    return zone.idx, _hash(word, bit)
+
+
+def alloc_thread_info(k, tsk):
+    """alloc_thread_info() (13/18, x86_64): __get_free_pages(THREAD_FLAGS =
+    GFP_VFALLBACK, THREAD_ORDER); i386 keeps plain GFP_KERNEL."""
+    from ..clients.thread_info import THREAD_ORDER
+    flags = GFP_VFALLBACK if k.cfg.ARCH == "x86_64" else GFP_KERNEL
+    return k.call("__get_free_pages", flags, THREAD_ORDER)
+
+
+def calibrate_xor_blocks(k):
+    """calibrate_xor_blocks() (15/18): __get_free_pages(GFP_VFALLBACK, 2)."""
+    from ..clients.xor import ENOMEM, xor_touch
+    b1 = k.call("__get_free_pages", GFP_VFALLBACK, 2)
+    if not b1:
+        return -ENOMEM
+    xor_touch(k, b1)
+    k.free_pages(b1, 2)
+    return 0
+
+
+def alloc_loc_track(k, t, max_, flags):
+    """alloc_loc_track() (18/18): flags | __GFP_COMP | __GFP_VFALLBACK."""
+    from ..clients.slub_loc import copy_locations, sizeof_location
+    order = k.get_order(sizeof_location(k) * max_)
+    l = k.call("__get_free_pages", flags | __GFP_COMP | __GFP_VFALLBACK, order)
+    if not l:
+        return 0
+    if t.count:
+        copy_locations(k, l, t)
+        k.free_loc_track(t)
+    t.max, t.loc = max_, l
+    return 1
+
+
+def _sparse_v2(cfg):
+    if cfg.MEMORY_HOTPLUG and not cfg.SPARSEMEM_VMEMMAP:
+        return "mm/sparse.c does not compile: memmap_size is no longer declared"
+    return None
+
+
+PATCHES += [
+    Patch(S, 10, "Sparsemem: Use fallback for the memmap.", "20071004040004.041950009@sgi.com",
+          depends=(8,), unbuildable=_sparse_v2, clients=("sparse",)),
+    Patch(S, 11, "Page allocator: Use a higher order allocation for the zone wait table.",
+          "20071004040004.253793692@sgi.com", depends=(8,),
+          functions=(zone_wait_table_init,), clients=("wait_table",)),
+    Patch(S, 12, "Wait: Allow bit_waitqueue to wait on a bit in a virtual compound page",
+          "20071004040004.482614498@sgi.com", depends=(4,), functions=(bit_waitqueue,)),
+    Patch(S, 13, "x86_64: Allow fallback for the stack", "20071004040004.708466159@sgi.com",
+          depends=(8,), functions=(alloc_thread_info,), clients=("stack",)),
+    Patch(S, 14, "Configure stack size", "20071004040004.936534357@sgi.com",
+          note="CONFIG_THREAD_ORDER, default 1: no change at the default"),
+    Patch(S, 15, "Fallback for temporary order 2 allocation",
+          "20071004040005.171632278@sgi.com", depends=(8,),
+          functions=(calibrate_xor_blocks,), clients=("xor",)),
+    Patch(S, 18, "SLUB: Use fallback for table of callers/freers of a slab cache",
+          "20071004040005.850376534@sgi.com", depends=(8,),
+          functions=(alloc_loc_track,), clients=("slub_loc",)),
+]
+PATCHES.sort(key=lambda p: p.number)
+SERIES = Series("v2", "Virtual Compound Page Support V2 (GFP_VFALLBACK)",
+                "linux-2.6 of 3 Oct 2007 (2.6.23-rc9)", PATCHES)
