@@ -388,19 +388,19 @@ def should_fail_alloc_page(k, gfp_mask, order):
     return False
 
 
-@kfunc(_SRC)
-def __alloc_pages(k, gfp_mask, order, zonelist):
-    """__alloc_pages(): two freelist passes, then (model) no reclaim (#L1463)."""
+def freelist_passes(k, gfp_mask, order, zonelist):
+    """The start of __alloc_pages(): might_sleep, fault injection, the low
+    then the min watermark pass.  Returns (page or None, alloc_flags of the
+    last pass); alloc_flags 0 means the request failed before the passes
+    (fault injection, empty zonelist), which the kernel does silently."""
     wait = gfp_mask & __GFP_WAIT
     k.might_sleep_if(wait, "__alloc_pages")
-    if k.should_fail_alloc_page(gfp_mask, order):
-        return None
-    if not zonelist:
-        return None
+    if k.should_fail_alloc_page(gfp_mask, order) or not zonelist:
+        return None, 0
     page = k.get_page_from_freelist(gfp_mask, order, zonelist,
                                     ALLOC_WMARK_LOW | ALLOC_CPUSET)
     if page is not None:
-        return page
+        return page, 0
     alloc_flags = ALLOC_WMARK_MIN
     if not wait:
         alloc_flags |= ALLOC_HARDER
@@ -408,10 +408,24 @@ def __alloc_pages(k, gfp_mask, order, zonelist):
         alloc_flags |= ALLOC_HIGH
     if wait:
         alloc_flags |= ALLOC_CPUSET
-    page = k.get_page_from_freelist(gfp_mask, order, zonelist, alloc_flags)
-    if page is not None:
+    return k.get_page_from_freelist(gfp_mask, order, zonelist, alloc_flags), alloc_flags
+
+
+def allocation_failed(k, gfp_mask, order):
+    """nopage: the kernel's failure warning unless __GFP_NOWARN."""
+    if not gfp_mask & __GFP_NOWARN:
+        k.report("info", "__alloc_pages",
+                 f"{k.current_comm()}: page allocation failure. order:{order},"
+                 f" mode:{gfp_mask:#x}")
+
+
+@kfunc(_SRC)
+def __alloc_pages(k, gfp_mask, order, zonelist):
+    """__alloc_pages(): two freelist passes, then (model) no reclaim (#L1463)."""
+    page, alloc_flags = freelist_passes(k, gfp_mask, order, zonelist)
+    if page is not None or not alloc_flags:
         return page
-    if wait:
+    if gfp_mask & __GFP_WAIT:
         # customised: try_to_free_pages() finds nothing to reclaim in the
         # model and out_of_memory() nothing to kill; 2.6.25 would retry
         # (forever for order <= 3 or __GFP_NOFAIL); the model fails.
@@ -420,10 +434,7 @@ def __alloc_pages(k, gfp_mask, order, zonelist):
                  f"mode:{gfp_to_str(gfp_mask)}"
                  + (" (__GFP_NOFAIL would loop forever)"
                     if gfp_mask & __GFP_NOFAIL else ""))
-    if not gfp_mask & __GFP_NOWARN:
-        k.report("info", "__alloc_pages",
-                 f"{k.current_comm()}: page allocation failure. order:{order},"
-                 f" mode:{gfp_mask:#x}")
+    allocation_failed(k, gfp_mask, order)
     return None
 
 

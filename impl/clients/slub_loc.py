@@ -46,7 +46,12 @@ def copy_locations(k, dst, t):
 def alloc_loc_track(k, t, max_, flags):
     """alloc_loc_track(): a bigger table; copy the old entries; free the old one."""
     order = k.get_order(sizeof_location(k) * max_)
-    l = k.call("__get_free_pages", flags, order)
+    return grow_loc_track(k, t, max_, k.call("__get_free_pages", flags, order))
+
+
+def grow_loc_track(k, t, max_, l):
+    """The rest of alloc_loc_track() once the new table ``l`` is allocated:
+    copy the old entries over, free the old table, switch (0 if l is NULL)."""
     if not l:
         return 0
     if t.count:

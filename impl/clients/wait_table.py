@@ -31,7 +31,12 @@ def zone_wait_table_init(k, entries):
     Returns the table address, or 0 for -ENOMEM.
     """
     alloc_size = entries * wait_queue_head_size(k)
-    table = k.vmalloc(alloc_size)
+    return init_wait_table(k, k.vmalloc(alloc_size), entries)
+
+
+def init_wait_table(k, table, entries):
+    """The rest of zone_wait_table_init(): init_waitqueue_head() each entry
+    of a table just allocated (0: the allocation failed, -ENOMEM)."""
     if not table:
         return 0
     for i in range(entries):

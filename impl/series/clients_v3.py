@@ -8,10 +8,10 @@ the model builds them in.  The IA64 half of 11/14 is not modelled (no IA64).
 from __future__ import annotations
 
 from ..clients.e1000 import ENOMEM, PS_PAGE_BUFFERS, sizeof_e1000_buffer
-from ..clients.slub_loc import copy_locations, sizeof_location
+from ..clients.slub_loc import grow_loc_track, sizeof_location
 from ..clients.swapfile import EINVAL
 from ..clients.thread_info import THREAD_ORDER
-from ..clients.wait_table import wait_queue_head_size
+from ..clients.wait_table import init_wait_table, wait_queue_head_size
 from ..clients.xor import xor_touch
 from ..gfp import GFP_KERNEL, __GFP_ZERO
 from . import Patch
@@ -38,11 +38,7 @@ def zone_wait_table_init(k, entries):
     """zone_wait_table_init() (08): __alloc_vcompound(GFP_KERNEL, get_order(size))."""
     alloc_size = entries * wait_queue_head_size(k)
     table = k.call("__alloc_vcompound", GFP_KERNEL, k.get_order(alloc_size))
-    if not table:
-        return 0
-    for i in range(entries):
-        k.init_waitqueue_head(table + i * wait_queue_head_size(k))
-    return table
+    return init_wait_table(k, table, entries)
 
 
 # 09: crypto xor
@@ -66,14 +62,7 @@ def free_loc_track(k, t):
 def alloc_loc_track(k, t, max_, flags):
     """alloc_loc_track() (10): __alloc_vcompound(flags, order)."""
     order = k.get_order(sizeof_location(k) * max_)
-    l = k.call("__alloc_vcompound", flags, order)
-    if not l:
-        return 0
-    if t.count:
-        copy_locations(k, l, t)
-        k.free_loc_track(t)
-    t.max, t.loc = max_, l
-    return 1
+    return grow_loc_track(k, t, max_, k.call("__alloc_vcompound", flags, order))
 
 
 # 11: stacks (x86 part)

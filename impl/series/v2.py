@@ -15,10 +15,9 @@ PG_compound bit (PAGEFLAGS_EXTENDED=y) 05/18 does not build.
 """
 from __future__ import annotations
 
-from ..gfp import GFP_KERNEL, GFP_RECLAIM_MASK, __GFP_COMP, __GFP_HIGH, __GFP_NOWARN, \
-    __GFP_WAIT, gfp_to_str
-from ..page_alloc import (ALLOC_CPUSET, ALLOC_HARDER, ALLOC_HIGH, ALLOC_WMARK_LOW,
-                          ALLOC_WMARK_MIN, ALLOC_NO_WATERMARKS, _mark)
+from ..gfp import GFP_KERNEL, GFP_RECLAIM_MASK, __GFP_COMP
+from ..page_alloc import (ALLOC_NO_WATERMARKS, _mark, allocation_failed,
+                          freelist_passes)
 from ..vmalloc import PAGE_KERNEL, VM_MAP, array_get, array_set, reserve_vm_area
 from . import Patch, Series, cname, option
 from . import v3
@@ -194,32 +193,14 @@ def __alloc_pages_v2(k, gfp_mask, order, zonelist):
     """__alloc_pages() (08/18): as the model's 2.6.25 path, but where a request
     would fail, try alloc_vcompound() for order && __GFP_VFALLBACK
     (try_vcompound; after no reclaim progress for sleeping requests)."""
-    wait = gfp_mask & __GFP_WAIT
-    k.might_sleep_if(wait, "__alloc_pages")
-    if k.should_fail_alloc_page(gfp_mask, order) or not zonelist:
-        return None
-    page = k.get_page_from_freelist(gfp_mask, order, zonelist,
-                                    ALLOC_WMARK_LOW | ALLOC_CPUSET)
-    if page is not None:
-        return page
-    alloc_flags = ALLOC_WMARK_MIN
-    if not wait:
-        alloc_flags |= ALLOC_HARDER
-    if gfp_mask & __GFP_HIGH:
-        alloc_flags |= ALLOC_HIGH
-    if wait:
-        alloc_flags |= ALLOC_CPUSET
-    page = k.get_page_from_freelist(gfp_mask, order, zonelist, alloc_flags)
-    if page is not None:
+    page, alloc_flags = freelist_passes(k, gfp_mask, order, zonelist)
+    if page is not None or not alloc_flags:
         return page
     if order and gfp_mask & __GFP_VFALLBACK:          # try_vcompound:
         page = k.alloc_vcompound(gfp_mask, order, zonelist, alloc_flags)
         if page is not None:
             return page
-    if not gfp_mask & __GFP_NOWARN:
-        k.report("info", "__alloc_pages",
-                 f"{k.current_comm()}: page allocation failure. order:{order},"
-                 f" mode:{gfp_mask:#x} ({gfp_to_str(gfp_mask)})")
+    allocation_failed(k, gfp_mask, order)
     return None
 
 
@@ -404,14 +385,10 @@ USER_API = {"__alloc_vcompound": api_alloc_addr, "__free_vcompound": api_free_ad
 
 def zone_wait_table_init(k, entries):
     """zone_wait_table_init() (11/18): __get_free_pages(GFP_VFALLBACK, order)."""
-    from ..clients.wait_table import wait_queue_head_size
+    from ..clients.wait_table import init_wait_table, wait_queue_head_size
     alloc_size = entries * wait_queue_head_size(k)
     table = k.call("__get_free_pages", GFP_VFALLBACK, k.get_order(alloc_size))
-    if not table:
-        return 0
-    for i in range(entries):
-        k.init_waitqueue_head(table + i * wait_queue_head_size(k))
-    return table
+    return init_wait_table(k, table, entries)
 
 
 def bit_waitqueue(k, word, bit):
@@ -442,16 +419,10 @@ def calibrate_xor_blocks(k):
 
 def alloc_loc_track(k, t, max_, flags):
     """alloc_loc_track() (18/18): flags | __GFP_COMP | __GFP_VFALLBACK."""
-    from ..clients.slub_loc import copy_locations, sizeof_location
+    from ..clients.slub_loc import grow_loc_track, sizeof_location
     order = k.get_order(sizeof_location(k) * max_)
     l = k.call("__get_free_pages", flags | __GFP_COMP | __GFP_VFALLBACK, order)
-    if not l:
-        return 0
-    if t.count:
-        copy_locations(k, l, t)
-        k.free_loc_track(t)
-    t.max, t.loc = max_, l
-    return 1
+    return grow_loc_track(k, t, max_, l)
 
 
 def _sparse_v2(cfg):
