@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, settings, strategies as st
 from hypothesis.errors import Flaky
-from hypothesis.stateful import (RuleBasedStateMachine, invariant, rule,
-                                 run_state_machine_as_test)
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant,
+                                 precondition, rule, run_state_machine_as_test)
 
 from vcpcheck.impl import gfp as _gfp
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
@@ -75,24 +75,49 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
         "alloc_vcompound" in symbols and "free_vcompound" in symbols)
     clients = available(symbols)
 
+    def live(self, *kinds, pred=None):
+        return [a for a in self.h.ledger
+                if a.kind in kinds and (pred is None or pred(a))]
+
+    def alive(self):
+        return not self.h.dead
+
+    def sleepable(self):
+        return not self.h.dead and api.may_sleep(self.h.k)
+
+    def holds(*kinds, pred=None, sleep=False):
+        """Precondition: the kernel is up (and may sleep) and the caller
+        holds an allocation of one of ``kinds``."""
+        def check(self):
+            ok = sleepable(self) if sleep else alive(self)
+            return ok and bool(live(self, *kinds, pred=pred))
+        return precondition(check)
+
+    def plain_or_compound(a):
+        return a.order == 0 or bool(a.gfp & GFP_COMP)
+
     class KernelMachine(RuleBasedStateMachine):
+        # Rules carry preconditions so Hypothesis only picks calls the
+        # caller may make now; rules the target lacks are not defined.
         def __init__(self):
             super().__init__()
             self.h = Harness(cfg, symbols, api=target.api)
             record["examples"] = record.get("examples", 0) + 1
 
-        def _live(self, *kinds, pred=None):
-            return [a for a in self.h.ledger
-                    if a.kind in kinds and (pred is None or pred(a))]
-
-        def _pick(self, data, items):
-            return data.draw(st.sampled_from(items)) if items else None
+        @initialize(fault=st.sampled_from([None, "fail_pt_alloc", "fail_page_alloc",
+                                           "fail_kmalloc"]))
+        def start(self, fault):
+            # A fault armed before anything is mapped reaches the first
+            # page-table and array allocations, which later steps never redo.
+            if fault:
+                getattr(self.h, fault)(1)
 
         def _step(self):
             record["steps"] = record.get("steps", 0) + 1
-            return not self.h.dead
+            return True
 
         # -- page allocator ---------------------------------------------------
+        @precondition(alive)
         @rule(gfp=st.sampled_from(PAGE_GFPS), order=st.integers(0, max_order - 1),
               comp=st.booleans())
         def alloc_pages(self, gfp, order, comp):
@@ -101,6 +126,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
             if self._step() and api.pre_alloc_pages(self.h.k, gfp, order):
                 self.h.alloc_pages(gfp, order)
 
+        @precondition(alive)
         @rule(gfp=st.sampled_from(ADDR_GFPS), order=st.integers(0, max_order - 1),
               comp=st.booleans())
         def get_free_pages(self, gfp, order, comp):
@@ -109,141 +135,154 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
             if self._step() and api.pre_get_free_pages(self.h.k, gfp, order):
                 self.h.get_free_pages(gfp, order)
 
+        @holds("page", pred=lambda a: True)
         @rule(data=st.data())
         def free_page_allocation(self, data):
-            a = self._pick(data, self._live(
-                "page", pred=lambda a: not self.h._mapped_by_vmap(a.handle)))
-            if a is None or not self._step():
+            items = [a for a in live(self, "page")
+                     if not self.h._mapped_by_vmap(a.handle)]
+            if not items or not self._step():
                 return
-            compound = a.order == 0 or a.gfp & GFP_COMP
-            if a.refs > 1 or (compound and data.draw(st.booleans())):
-                if not compound:
+            a = data.draw(st.sampled_from(items))
+            if a.refs > 1 or (plain_or_compound(a) and data.draw(st.booleans())):
+                if not plain_or_compound(a):
                     return          # put_page frees only order 0 of a plain block
                 sub = data.draw(st.integers(0, (1 << a.order) - 1))
                 self.h.put_page(a.handle + sub)
             else:
                 self.h.free_pages_struct(a.handle, a.order)
 
+        @holds("page", pred=plain_or_compound)
         @rule(data=st.data())
         def get_page(self, data):
-            a = self._pick(data, self._live(
-                "page", pred=lambda a: a.order == 0 or a.gfp & GFP_COMP))
-            if a is not None and self._step():
-                self.h.get_page(a.handle + data.draw(
-                    st.integers(0, (1 << a.order) - 1)))
+            a = data.draw(st.sampled_from(live(self, "page", pred=plain_or_compound)))
+            self._step()
+            self.h.get_page(a.handle + data.draw(st.integers(0, (1 << a.order) - 1)))
 
+        @holds("addr")
         @rule(data=st.data())
         def free_pages(self, data):
-            a = self._pick(data, self._live("addr"))
-            if a is not None and self._step():
-                self.h.free_pages(a.handle, a.order)
+            a = data.draw(st.sampled_from(live(self, "addr")))
+            self._step()
+            self.h.free_pages(a.handle, a.order)
 
         # -- vmalloc -------------------------------------------------------------
+        @precondition(sleepable)
         @rule(size=st.integers(1, 5 * 4096))
         def vmalloc(self, size):
-            if self._step() and api.pre_vmalloc(self.h.k):
-                self.h.vmalloc(size)
+            self._step()
+            self.h.vmalloc(size)
 
+        @holds("vmalloc", sleep=True)
         @rule(data=st.data())
         def vfree(self, data):
-            a = self._pick(data, self._live("vmalloc"))
-            if a is not None and self._step() and api.pre_vfree(self.h.k):
-                self.h.vfree(a.handle)
+            a = data.draw(st.sampled_from(live(self, "vmalloc")))
+            self._step()
+            self.h.vfree(a.handle)
 
+        @holds("page", pred=lambda a: a.order == 0, sleep=True)
         @rule(data=st.data())
         def vmap(self, data):
-            pages = [a.handle for a in self._live("page", pred=lambda a: a.order == 0)]
-            if not pages or not self._step() or not api.pre_vmalloc(self.h.k):
-                return
+            pages = [a.handle for a in live(self, "page", pred=lambda a: a.order == 0)]
             chosen = data.draw(st.lists(st.sampled_from(pages), min_size=1,
                                         max_size=3, unique=True))
+            self._step()
             self.h.vmap(chosen)
 
+        @holds("vmap", sleep=True)
         @rule(data=st.data())
         def vunmap(self, data):
-            a = self._pick(data, self._live("vmap"))
-            if a is not None and self._step() and api.pre_vfree(self.h.k):
-                self.h.vunmap(a.handle)
+            a = data.draw(st.sampled_from(live(self, "vmap")))
+            self._step()
+            self.h.vunmap(a.handle)
 
         # -- kmalloc ---------------------------------------------------------------
+        @precondition(alive)
         @rule(size=st.sampled_from(KMALLOC_SIZES), gfp=st.sampled_from(ADDR_GFPS))
         def kmalloc(self, size, gfp):
             if self._step() and api.pre_kmalloc(self.h.k, gfp):
                 self.h.kmalloc(size, gfp)
 
+        @holds("kmalloc")
         @rule(data=st.data())
         def kfree(self, data):
-            a = self._pick(data, self._live("kmalloc"))
-            if a is not None and self._step():
-                self.h.kfree(a.handle)
+            a = data.draw(st.sampled_from(live(self, "kmalloc")))
+            self._step()
+            self.h.kfree(a.handle)
 
         # -- the vcompound API ------------------------------------------------------------
-        @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
-        def alloc_vcompound_addr(self, gfp, order):
-            if (has_vcompound and self._step()
-                    and api.pre_alloc_vcompound(self.h.k)):
+        if has_vcompound:
+            @precondition(lambda self: sleepable(self)
+                          and api.pre_alloc_vcompound(self.h.k))
+            @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
+            def alloc_vcompound_addr(self, gfp, order):
+                self._step()
                 self.h.alloc_vcompound_addr(gfp, order)
 
-        @rule(data=st.data())
-        def free_vcompound_addr(self, data):
-            a = self._pick(data, self._live("vcompound"))
-            if (a is not None and self._step()
-                    and api.pre_free_vcompound(self.h.k)):
-                self.h.free_vcompound_addr(a.handle)
+            @holds("vcompound")
+            @rule(data=st.data())
+            def free_vcompound_addr(self, data):
+                a = data.draw(st.sampled_from(live(self, "vcompound")))
+                if self._step() and api.pre_free_vcompound(self.h.k):
+                    self.h.free_vcompound_addr(a.handle)
 
-        @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
-        def alloc_vcompound(self, gfp, order):
-            if (has_vcompound_page and self._step()
-                    and api.pre_alloc_vcompound(self.h.k)):
-                self.h.alloc_vcompound(gfp, order)
-
-        @rule(data=st.data())
-        def free_vcompound(self, data):
-            a = self._pick(data, self._live("vcompound_page"))
-            if (a is not None and self._step()
-                    and api.pre_free_vcompound(self.h.k)):
-                self.h.free_vcompound(a.handle)
-
-        @rule()
-        def run_workqueue(self):
-            if (has_vcompound and self.h.k.workqueue and self._step()
-                    and api.pre_run_workqueue(self.h.k)):
+            @precondition(lambda self: sleepable(self) and bool(self.h.k.workqueue))
+            @rule()
+            def run_workqueue(self):
+                self._step()
                 self.h.run_workqueue()
 
+        if has_vcompound_page:
+            @precondition(lambda self: sleepable(self)
+                          and api.pre_alloc_vcompound(self.h.k))
+            @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
+            def alloc_vcompound(self, gfp, order):
+                self._step()
+                self.h.alloc_vcompound(gfp, order)
+
+            @holds("vcompound_page")
+            @rule(data=st.data())
+            def free_vcompound(self, data):
+                a = data.draw(st.sampled_from(live(self, "vcompound_page")))
+                if self._step() and api.pre_free_vcompound(self.h.k):
+                    self.h.free_vcompound(a.handle)
+
         # -- the converted users ------------------------------------------------------------
-        @rule(data=st.data())
-        def client(self, data):
-            if not clients or not self._step():
-                return
-            name = data.draw(st.sampled_from(clients))
-            if name == "exit":
-                stacks = self._live("client", pred=lambda a: a.size == THREAD_SIZE)
-                if not stacks or not api.may_sleep(self.h.k):
+        if clients:
+            @precondition(sleepable)
+            @rule(data=st.data())
+            def client(self, data):
+                self._step()
+                name = data.draw(st.sampled_from(clients))
+                if name == "exit":
+                    stacks = live(self, "client", pred=lambda a: a.size == THREAD_SIZE)
+                    if stacks:
+                        a = data.draw(st.sampled_from(stacks))
+                        self.h.client("exit", a.handle, data.draw(st.booleans()))
                     return
-                a = data.draw(st.sampled_from(stacks))
-                self.h.client("exit", a.handle, data.draw(st.booleans()))
-                return
-            if api.may_sleep(self.h.k):
                 self.h.client(name, *data.draw(st.sampled_from(CLIENTS[name][1])))
 
         # -- environment: fragmentation, faults, context --------------------------------
+        @precondition(alive)
         @rule(pfn=st.integers(0, n - 1))
         def pin(self, pfn):
-            if self._step():
-                self.h.pin(pfn)
+            self._step()
+            self.h.pin(pfn)
 
+        @holds("pin")
         @rule(data=st.data())
         def unpin(self, data):
-            a = self._pick(data, self._live("pin"))
-            if a is not None and self._step():
-                self.h.unpin(a.handle)
+            a = data.draw(st.sampled_from(live(self, "pin")))
+            self._step()
+            self.h.unpin(a.handle)
 
+        @precondition(alive)
         @rule(which=st.sampled_from(["fail_page_alloc", "fail_pt_alloc",
                                      "fail_kmalloc"]), count=st.integers(1, 2))
         def inject_fault(self, which, count):
-            if self._step():
-                getattr(self.h, which)(count)
+            self._step()
+            getattr(self.h, which)(count)
 
+        @precondition(alive)
         @rule(op=st.sampled_from(["spin_lock", "spin_unlock", "local_irq_disable",
                                   "local_irq_enable", "irq_enter", "irq_exit"]))
         def context(self, op):
