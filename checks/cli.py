@@ -2,10 +2,16 @@
 
     vcpcheck list [--json]
     vcpcheck check [TARGET...] [--engine stateful] [--config KEY=VALUE]...
-                   [--seed N] [--examples N] [--budget SECONDS] [--json] [-v]
+                   [--seed N] [--examples N] [--rounds N] [--budget SECONDS]
+                   [--jobs N] [--out DIR] [--json] [-v]
+    vcpcheck bisect SERIES [options as for check]
+    vcpcheck compare A B [--config KEY=VALUE]... [--seed N] [--examples N] [--json]
+    vcpcheck replay FILE.json [--target T]
 
-Exit status: 0 no violation found, 1 a violation found, 2 a usage or input
-error (one line on stderr naming the problem; a traceback only with -v).
+A TARGET is a built-in name (`vcpcheck list`) or a variant file (*.py).
+Exit status: 0 no violation (no difference, not reproduced), 1 a violation
+(a difference, reproduced), 2 a usage or input error: one line on stderr
+naming the problem, a traceback only with -v, never a pass.
 """
 from __future__ import annotations
 
@@ -16,14 +22,17 @@ import os
 import sys
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
-from concurrent.futures import ProcessPoolExecutor
-
 from . import report
+from .harness import ModelCrash
 from .stateful import run_stateful
 from .targets import DEFAULT_TARGETS, TARGETS
+from .timeouts import Hang
+from .traces import TraceFileError
+from .variants import VariantError
 
 ENGINES = ("stateful",)
 
@@ -31,6 +40,8 @@ ENGINES = ("stateful",)
 class UsageError(Exception):
     """Bad command-line input: reported in one line, exit status 2."""
 
+
+# --- arguments -------------------------------------------------------------------------
 
 def parse_config(pairs: list[str]) -> dict:
     out = {}
@@ -50,6 +61,26 @@ def parse_config(pairs: list[str]) -> dict:
     return out
 
 
+def _run_options(p, examples=100):
+    p.add_argument("--engine", default="all", choices=ENGINES + ("all",))
+    p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                   help="Kconfig option or model parameter (repeatable)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--examples", type=int, default=examples,
+                   help="examples per configuration for the stateful engine")
+    p.add_argument("--rounds", type=int, default=8,
+                   help="after a violation, search again with what was found "
+                        "excluded, up to this many times per configuration")
+    p.add_argument("--budget", type=float, default=120.0,
+                   help="seconds per target at most")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="configurations checked in parallel (processes)")
+    p.add_argument("--call-timeout", type=float, default=10.0,
+                   help="seconds one kernel call may take (a hang is an error)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="vcpcheck", description=(
         "Model checker for the 2008 Virtual Compound Page series on an "
@@ -59,41 +90,90 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--json", action="store_true")
     cp = sub.add_parser("check", help="check targets against the invariants")
     cp.add_argument("targets", nargs="*", metavar="TARGET",
-                    help="built-in target names (default: every target that "
-                         "is not a series prefix)")
-    cp.add_argument("--engine", default="all", choices=ENGINES + ("all",))
-    cp.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                    help="Kconfig option or model parameter (repeatable)")
-    cp.add_argument("--seed", type=int, default=0)
-    cp.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                    help="configurations checked in parallel (processes)")
-    cp.add_argument("--examples", type=int, default=100,
-                    help="examples per configuration for the stateful engine")
-    cp.add_argument("--rounds", type=int, default=8,
-                    help="after a violation, search again with what was found "
-                         "excluded, up to this many times per configuration")
-    cp.add_argument("--budget", type=float, default=120.0,
-                    help="seconds per target at most")
-    cp.add_argument("--json", action="store_true")
-    cp.add_argument("-v", "--verbose", action="store_true")
+                    help="built-in target names or variant files (default: every "
+                         "built-in target that is not a series prefix)")
+    _run_options(cp)
+    cp.add_argument("--out", metavar="DIR",
+                    help="write each counterexample as JSON, a pytest file and SVG")
+    bp = sub.add_parser("bisect", help="the first patch of a series after which "
+                                        "an invariant fails")
+    bp.add_argument("series", help="v2, v3, v5 or a series file (*.py)")
+    _run_options(bp)
+    mp = sub.add_parser("compare", help="the first call where two targets differ")
+    mp.add_argument("a")
+    mp.add_argument("b")
+    _run_options(mp, examples=200)
+    rp = sub.add_parser("replay", help="re-execute a trace file")
+    rp.add_argument("file")
+    rp.add_argument("--target", help="replay on this target instead of the file's")
+    rp.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
-class _Parser(argparse.ArgumentParser):
-    pass
+# --- progress and colour ------------------------------------------------------------------
+
+class Progress:
+    """One self-rewriting line on a TTY stderr; silent otherwise or with --json."""
+
+    def __init__(self, args):
+        self.on = (sys.stderr.isatty() and not getattr(args, "json", False)
+                   and not os.environ.get("CI"))
+        self.budget = getattr(args, "budget", 0)
+        self.start = time.monotonic()
+
+    def show(self, text):
+        if self.on:
+            el = time.monotonic() - self.start
+            sys.stderr.write(f"\r\x1b[K{text} [{el:.0f}s of {self.budget:.0f}s]")
+            sys.stderr.flush()
+
+    def done(self):
+        if self.on:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
 
 
-def cmd_list(args) -> int:
-    if args.json:
-        print(json.dumps({"targets": [{"name": t.name, "description": t.description}
-                                      for t in TARGETS.values()]}))
-    else:
-        for t in TARGETS.values():
-            print(f"{t.name:12} {t.description}")
-    return 0
+def colour(text, verdict):
+    if not sys.stdout.isatty():
+        return text
+    code = {"pass": "32", "fail": "31", "unknown": "33", "error": "31"}.get(verdict)
+    return f"\x1b[{code}m{text}\x1b[0m" if code else text
 
 
-def check_target(target, args, overrides) -> dict:
+# --- check -------------------------------------------------------------------------------------
+
+def _run_one(name, cfg, seed, examples, rounds, budget, call_timeout):
+    return run_stateful(TARGETS[name], cfg, seed=seed, max_examples=examples,
+                        rounds=rounds, budget=budget, call_timeout=call_timeout)
+
+
+def run_configs(target, cfgs, args, start):
+    """(cfg, RunResult or None if the budget ran out) for each cfg, in order.
+
+    Targets run on ``--jobs`` processes (fork); every configuration has its
+    own seed stream, so the result does not depend on the split.
+    """
+    jobs = max(1, min(args.jobs, len(cfgs)))
+    left = max(0.0, args.budget - (time.monotonic() - start))
+    if jobs > 1 and TARGETS.get(target.name) is target:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            futures = [pool.submit(_run_one, target.name, cfg, args.seed, args.examples,
+                                   args.rounds, left, args.call_timeout) for cfg in cfgs]
+            for cfg, fut in zip(cfgs, futures):
+                yield cfg, fut.result()
+        return
+    for cfg in cfgs:
+        left = args.budget - (time.monotonic() - start)
+        if left <= 0:
+            yield cfg, None
+            continue
+        yield cfg, run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
+                                rounds=args.rounds, budget=left,
+                                call_timeout=args.call_timeout)
+
+
+def check_target(target, args, overrides, progress=None) -> dict:
     """Run the engines on every configuration of one target."""
     try:
         configs = target.configs(overrides)
@@ -101,9 +181,8 @@ def check_target(target, args, overrides) -> dict:
         raise UsageError(f"target {target.name}: {e}")
     start = time.monotonic()
     violations, examples, steps, done = [], 0, 0, 0
-    unbuildable = []
+    unbuildable, runnable = [], []
     stopped_by_budget = False
-    runnable = []
     for cfg in configs:
         symbols, why = target.try_build(cfg)
         if why:
@@ -115,12 +194,15 @@ def check_target(target, args, overrides) -> dict:
             stopped_by_budget = True
             continue
         if args.verbose:
-            print(f"  {target.name} [{cfg.short()}] stateful: {r.examples} "
-                  f"examples, {len(r.violations)} violations", file=sys.stderr)
+            print(f"  {target.name} [{cfg.short()}] stateful: {r.examples} examples, "
+                  f"{len(r.violations)} violations", file=sys.stderr)
         examples += r.examples
         steps += r.steps
         done += 1
         violations.extend(r.violations)
+        if progress:
+            progress.show(f"{target.name}: {done}/{len(runnable)} configurations, "
+                          f"{examples} examples")
     buildable = len(configs) - len(unbuildable)
     if violations:
         verdict = "fail"
@@ -141,77 +223,170 @@ def check_target(target, args, overrides) -> dict:
                       "seed": args.seed}}
 
 
-def _run_one(name, cfg, seed, examples, rounds, budget):
-    return run_stateful(TARGETS[name], cfg, seed=seed, max_examples=examples,
-                        rounds=rounds, budget=budget)
-
-
-def run_configs(target, cfgs, args, start):
-    """(cfg, RunResult or None if the budget ran out) for each cfg, in order.
-
-    Built-in targets run on ``--jobs`` processes (fork); every configuration
-    has its own seed stream, so the result does not depend on the split.
-    """
-    jobs = max(1, min(args.jobs, len(cfgs)))
-    left = max(0.0, args.budget - (time.monotonic() - start))
-    if jobs > 1 and TARGETS.get(target.name) is target:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_one, target.name, cfg, args.seed,
-                                   args.examples, args.rounds, left) for cfg in cfgs]
-            for cfg, fut in zip(cfgs, futures):
-                yield cfg, fut.result()
-        return
-    for cfg in cfgs:
-        left = args.budget - (time.monotonic() - start)
-        if left <= 0:
-            yield cfg, None
-            continue
-        yield cfg, run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
-                                rounds=args.rounds, budget=left)
-
-
-def print_text(result, verbose) -> None:
+def print_text(result) -> None:
     st = result["stats"]
-    print(f"{result['target']}: {result['verdict'].upper()} "
-          f"({st['strength']}; {st['seconds']}s; seed {st['seed']})")
+    print(colour(f"{result['target']}: {result['verdict'].upper()}", result["verdict"])
+          + f" ({st['strength']}; {st['seconds']}s; seed {st['seed']})")
     for u in st["unbuildable"]:
         print(f"  unbuildable [{u['config']}]: {u['reason']}")
     groups: dict = {}
     for v in result["violations"]:
-        key = (v.config, json.dumps(v.trace))
-        groups.setdefault(key, []).append(v)
+        groups.setdefault((v.config, json.dumps(v.trace)), []).append(v)
+    target = TARGETS[result["target"]]
     for (cfg, _), vs in groups.items():
         for v in vs:
             print(f"  violation: {v.invariant} [{cfg.short()}] {v.message}")
         trace = vs[0].trace
+        orig = vs[0].original_length
+        shrunk = f" (minimised from {orig})" if orig and orig != len(trace) else ""
         print(f"    engine {vs[0].engine}, {vs[0].strength}; trace of "
-              f"{len(trace)} calls:")
-        target = TARGETS[result["target"]]
+              f"{len(trace)} calls{shrunk}:")
         for line in report.trace_lines(trace, cfg, target.symbols(cfg), target.api):
             print(f"    {line}")
 
 
+def result_json(r) -> dict:
+    return {"target": r["target"], "verdict": r["verdict"],
+            "violations": [report.violation_json(v) for v in r["violations"]],
+            "stats": r["stats"]}
+
+
 def cmd_check(args) -> int:
+    from .variants import resolve_target
     overrides = parse_config(args.config)
-    names = args.targets or list(DEFAULT_TARGETS)
-    for name in names:
-        if name not in TARGETS:
-            raise UsageError(f"unknown target {name!r} (see 'vcpcheck list')")
-    results = [check_target(TARGETS[n], args, overrides) for n in names]
+    targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
+    progress = Progress(args)
+    results = [check_target(t, args, overrides, progress) for t in targets]
+    progress.done()
+    if args.out:
+        from .traces import write_outputs
+        for t, r in zip(targets, results):
+            paths = write_outputs(args.out, t.name, r["violations"], t.symbols, t.api)
+            r["stats"]["files"] = paths
     if args.json:
-        print(json.dumps({"targets": [
-            {"target": r["target"], "verdict": r["verdict"],
-             "violations": [report.violation_json(v) for v in r["violations"]],
-             "stats": r["stats"]} for r in results]}))
+        print(json.dumps({"targets": [result_json(r) for r in results]}))
     else:
         for r in results:
-            print_text(r, args.verbose)
-    if any(r["verdict"] == "fail" for r in results):
-        return 1
-    if any(r["verdict"] in ("unknown", "error") for r in results):
+            print_text(r)
+    if any(r["verdict"] in ("fail", "unknown", "error") for r in results):
         return 1
     return 0
+
+
+# --- bisect ------------------------------------------------------------------------------------
+
+def series_prefixes(name):
+    """[(label, title, Target)] in patch order, for a built-in series or a file."""
+    if name.endswith(".py") or os.sep in name:
+        from .variants import load_series
+        base, prefixes = load_series(name)
+        return [(base.name, f"the base, {base.description}", base)] + prefixes
+    if name not in ("v2", "v3", "v5"):
+        raise UsageError(f"unknown series {name!r}: v2, v3, v5 or a series file")
+    labels = sorted(t for t in TARGETS if t.startswith(name + ":"))
+    return [("base", "the 2.6.25 base", TARGETS["base"])] + [
+        (lb, TARGETS[lb].description, TARGETS[lb]) for lb in labels]
+
+
+def cmd_bisect(args) -> int:
+    overrides = parse_config(args.config)
+    progress = Progress(args)
+    rows, first_bad = [], None
+    for label, title, target in series_prefixes(args.series):
+        r = check_target(target, args, overrides, progress)
+        rows.append({"patch": label, "title": title, "verdict": r["verdict"],
+                     "result": r})
+        if r["verdict"] == "fail":
+            first_bad = rows[-1]
+            break
+    progress.done()
+    if args.json:
+        print(json.dumps({"series": args.series, "first_bad": first_bad and first_bad["patch"],
+                          "steps": [{"patch": x["patch"], "title": x["title"],
+                                     "verdict": x["verdict"],
+                                     "result": result_json(x["result"])} for x in rows]}))
+    else:
+        for x in rows:
+            st = x["result"]["stats"]
+            print(f"{x['patch']:>10}  {colour(x['verdict'].upper(), x['verdict']):<6} "
+                  f"{x['title']}  ({st['strength']})")
+        if first_bad:
+            print(f"first bad patch: {first_bad['patch']} {first_bad['title']}")
+            print_text(first_bad["result"])
+        else:
+            print(f"no patch of {args.series} breaks an invariant "
+                  f"(to the strength shown)")
+    return 1 if first_bad else 0
+
+
+# --- compare -------------------------------------------------------------------------------------
+
+def cmd_compare(args) -> int:
+    from .compare import run_compare
+    from .variants import resolve_target
+    ta, tb = resolve_target(args.a), resolve_target(args.b)
+    overrides = parse_config(args.config)
+    cfgs = [c for c in ta.configs(overrides)
+            if ta.try_build(c)[1] is None and tb.try_build(c)[1] is None]
+    if not cfgs:
+        raise UsageError(f"{ta.name} and {tb.name} build under no common configuration")
+    start, found, examples = time.monotonic(), None, 0
+    for cfg in cfgs:
+        if time.monotonic() - start > args.budget:
+            break
+        r = run_compare(ta, tb, cfg, args.seed, args.examples, args.call_timeout)
+        examples += r.examples
+        if r.violations:
+            found = r.violations[0]
+            break
+    if args.json:
+        print(json.dumps({"a": ta.name, "b": tb.name,
+                          "verdict": "differ" if found else "same",
+                          "difference": report.violation_json(found) if found else None,
+                          "stats": {"examples": examples,
+                                    "strength": f"sampled: {examples} examples"}}))
+    elif found:
+        print(f"{ta.name} vs {tb.name}: DIFFER [{found.config.short()}] {found.message}")
+        print(f"    {found.strength}; calls made on both (A's values):")
+        for line in report.trace_lines(found.trace, found.config,
+                                       ta.symbols(found.config), ta.api):
+            print(f"    {line}")
+    else:
+        print(f"{ta.name} vs {tb.name}: SAME (sampled: {examples} examples over "
+              f"{len(cfgs)} configurations)")
+    return 1 if found else 0
+
+
+# --- replay -----------------------------------------------------------------------------------
+
+def cmd_replay(args) -> int:
+    from .traces import load_record, replay_record
+    record = load_record(args.file)
+    reproduced, problems = replay_record(record, args.target)
+    name = args.target or record.get("target")
+    if reproduced:
+        print(f"{args.file}: reproduces on {name}")
+    else:
+        print(f"{args.file}: does not reproduce on {name}")
+    for inv, msg in problems:
+        print(f"  {inv}: {msg}")
+    return 1 if reproduced else 0
+
+
+# --- list and main -------------------------------------------------------------------------------
+
+def cmd_list(args) -> int:
+    if args.json:
+        print(json.dumps({"targets": [{"name": t.name, "description": t.description}
+                                      for t in TARGETS.values()]}))
+    else:
+        for t in TARGETS.values():
+            print(f"{t.name:12} {t.description}")
+    return 0
+
+
+COMMANDS = {"list": cmd_list, "check": cmd_check, "bisect": cmd_bisect,
+            "compare": cmd_compare, "replay": cmd_replay}
 
 
 def main(argv=None) -> int:
@@ -221,18 +396,20 @@ def main(argv=None) -> int:
     except SystemExit as e:          # argparse already printed one line
         return 2 if e.code else 0
     try:
-        if args.command == "list":
-            return cmd_list(args)
-        return cmd_check(args)
-    except UsageError as e:
-        print(f"vcpcheck: error: {e}", file=sys.stderr)
-        return 2
+        return COMMANDS[args.command](args)
+    except (UsageError, VariantError, TraceFileError) as e:
+        msg = str(e)
+    except Hang as e:
+        msg = f"{e}; nothing is reported as a pass"
+    except ModelCrash as e:
+        msg = f"{e}; nothing is reported as a pass"
     except Exception as e:           # a crash is never a pass
         if getattr(args, "verbose", False):
             traceback.print_exc()
-        print(f"vcpcheck: error: internal error: {type(e).__name__}: {e}"
-              " (run with -v for the traceback)", file=sys.stderr)
-        return 2
+        msg = (f"internal error: {type(e).__name__}: {e} (run with -v for the "
+               f"traceback)")
+    print(f"vcpcheck: error: {msg}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ dead (further calls are refused).
 """
 from __future__ import annotations
 
+import traceback
 from dataclasses import replace
 
 from vcpcheck.impl import memory
@@ -22,6 +23,7 @@ from vcpcheck.spec.ledger import Allocation, Ledger
 from vcpcheck.spec.vcompound import post_alloc
 
 from .clients import WORKLOADS as CLIENT_WORKLOADS
+from .timeouts import time_limit
 
 
 DEFAULT_API = {
@@ -35,6 +37,28 @@ DEFAULT_API = {
 
 class HarnessError(Exception):
     """A call the caller may not make (unknown handle, dead kernel)."""
+
+
+class ModelCrash(BaseException):
+    """Python code of the model or a variant raised (not a kernel BUG).
+
+    A BaseException, so the engines stop at once instead of shrinking it;
+    the CLI reports it in one line as an error, never as a verdict.
+    """
+
+    def __init__(self, call, where, detail):
+        super().__init__(f"{where}: {detail} (during {call})")
+        self.call, self.where, self.detail = call, where, detail
+
+    def __reduce__(self):                 # crosses the --jobs process pool
+        return ModelCrash, (self.call, self.where, self.detail)
+
+    @classmethod
+    def from_exception(cls, call, exc):
+        frames = traceback.extract_tb(exc.__traceback__)
+        last = frames[-1] if frames else None
+        where = f"{last.filename}:{last.lineno} in {last.name}" if last else "?"
+        return cls(call, where, f"{type(exc).__name__}: {exc}")
 
 
 class Harness:
@@ -56,6 +80,7 @@ class Harness:
         self.ledger = Ledger()
         self.trace: list[dict] = []
         self.dead = False
+        self.call_timeout = None       # seconds per call (variants), or None
 
     # -- recording --------------------------------------------------------------
     def _run(self, call, args, fn):
@@ -64,11 +89,16 @@ class Harness:
         entry = {"call": call, "args": list(args), "ret": None}
         self.trace.append(entry)
         try:
-            ret = fn()
+            with time_limit(self.call_timeout, f"{call}{tuple(args)}"):
+                ret = fn()
         except KernelOops:
             entry["ret"] = "oops"
             self.dead = True
             return None
+        except (HarnessError, AssertionError):
+            raise
+        except Exception as e:
+            raise ModelCrash.from_exception(f"{call}{tuple(args)}", e) from e
         entry["ret"] = ret
         return ret
 

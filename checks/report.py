@@ -65,6 +65,7 @@ def trace_lines(trace: list, cfg: Kconfig, symbols=None, api=None) -> list[str]:
 
 def violation_json(v) -> dict:
     return {"invariant": v.invariant, "engine": v.engine, "strength": v.strength,
+            "original_length": v.original_length or len(v.trace),
             "config": v.config.short() if hasattr(v.config, "short") else str(v.config),
             "message": v.message,
             "trace": [{"call": e["call"], "args": e["args"], "ret": e["ret"]}

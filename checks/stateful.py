@@ -46,6 +46,7 @@ class Violation:
     config: object
     engine: str = "stateful"
     strength: str = ""
+    original_length: int = 0          # before delta-debugging minimisation
 
 
 @dataclass
@@ -64,7 +65,8 @@ def signature(invariant: str, message: str) -> tuple:
     return invariant, re.sub(r"0x[0-9a-f]+|\d+", "#", message)
 
 
-def make_machine(target, cfg, record: dict, exclude=frozenset()):
+def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=None,
+                 harness_factory=None):
     """A RuleBasedStateMachine class driving ``target`` built with ``cfg``;
     problems whose signature is in ``exclude`` were reported already."""
     symbols = target.symbols(cfg)
@@ -101,7 +103,11 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
         # caller may make now; rules the target lacks are not defined.
         def __init__(self):
             super().__init__()
-            self.h = Harness(cfg, symbols, api=target.api)
+            if harness_factory is not None:
+                self.h = harness_factory()
+            else:
+                self.h = Harness(cfg, symbols, api=target.api)
+            self.h.call_timeout = call_timeout
             record["examples"] = record.get("examples", 0) + 1
 
         @initialize(fault=st.sampled_from([None, "fail_pt_alloc", "fail_page_alloc",
@@ -296,6 +302,13 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
             if allowed and self._step():
                 getattr(self.h, op)()
 
+        @precondition(lambda self: self.h.dead)
+        @rule()
+        def after_oops(self):
+            # The kernel is down (its report was excluded as already seen):
+            # nothing is callable, but Hypothesis needs a rule to draw.
+            pass
+
         @invariant()
         def spec_holds(self):
             problems = [p for p in self.h.violations()
@@ -309,7 +322,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset()):
 
 
 def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
-                 rounds=1, budget=None) -> RunResult:
+                 rounds=1, budget=None, call_timeout=None) -> RunResult:
     """Run the state machine for one target and configuration.
 
     With ``rounds`` > 1, each round after a failure runs again with the
@@ -322,7 +335,8 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
     for r in range(rounds):
         if budget is not None and time.monotonic() - start > budget:
             break
-        res = _run_once(target, cfg, seed + r, max_examples, steps, frozenset(exclude))
+        res = _run_once(target, cfg, seed + r, max_examples, steps, frozenset(exclude),
+                        call_timeout)
         total.examples += res.examples
         total.steps += res.steps
         if not res.violations:
@@ -336,9 +350,10 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
     return total
 
 
-def _run_once(target, cfg, seed, max_examples, steps, exclude) -> RunResult:
+def _run_once(target, cfg, seed, max_examples, steps, exclude,
+              call_timeout=None) -> RunResult:
     record: dict = {}
-    machine = make_machine(target, cfg, record, exclude)
+    machine = make_machine(target, cfg, record, exclude, call_timeout)
     machine._hypothesis_internal_use_seed = seed
     start = time.monotonic()
     s = settings(max_examples=max_examples, stateful_step_count=steps,
@@ -350,9 +365,13 @@ def _run_once(target, cfg, seed, max_examples, steps, exclude) -> RunResult:
     try:
         run_state_machine_as_test(machine, settings=s)
     except (AssertionError, Flaky):
+        from .minimise import minimise
         problems, trace = record.get("failure", ([("unknown", "no record")], []))
+        symbols = target.symbols(cfg)
         for inv, msg in _first_per_invariant(problems):
-            result.violations.append(Violation(inv, msg, trace, cfg))
+            short = minimise(trace, cfg, symbols, target.api, inv, msg)
+            result.violations.append(Violation(inv, msg, short, cfg,
+                                               original_length=len(trace)))
         result.all_signatures = {signature(*p) for p in problems}
     result.examples = record.get("examples", 0)
     result.steps = record.get("steps", 0)

@@ -1,0 +1,234 @@
+"""The command line: its contract, user variants, fail-closed input, bisect,
+compare, replay, --out and the pytest plugin."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from vcpcheck.checks.cli import main
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
+FAST = ["--examples", "20", "--rounds", "1", "--jobs", "1"]
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def variant(tmp_path, body, name="variant.py"):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    return str(path)
+
+
+# --- the contract ----------------------------------------------------------------------
+
+def test_list_names_the_builtin_targets(capsys):
+    code, out, _ = run(capsys, "list", "--json")
+    names = {t["name"] for t in json.loads(out)["targets"]}
+    assert code == 0
+    assert {"base", "v2", "v3", "v5", "reference"} <= names
+    assert {f"v3:{n:02d}" for n in range(1, 15)} <= names
+
+
+def test_check_json_has_the_contract_fields(capsys):
+    code, out, err = run(capsys, "check", "v3", "--json", "--config", "ARCH=x86_64",
+                         "--config", "PREEMPT=n", "--config", "VFALLBACK_ALWAYS=y", *FAST)
+    assert code == 1 and err == ""
+    (t,) = json.loads(out)["targets"]
+    assert t["target"] == "v3" and t["verdict"] == "fail"
+    v = t["violations"][0]
+    assert set(v) >= {"invariant", "engine", "strength", "config", "message", "trace"}
+    assert v["strength"].startswith("sampled: ")
+    assert all(set(e) == {"call", "args", "ret"} for e in v["trace"])
+    assert t["stats"]["unbuildable"], "PAGEFLAGS_EXTENDED=y is reported unbuildable"
+
+
+def test_same_seed_same_verdict_and_trace(capsys):
+    argv = ["check", "v5", "--json", "--config", "ARCH=i386", "--config", "HIGHMEM=n",
+            *FAST]
+    a = json.loads(run(capsys, *argv)[1])["targets"][0]
+    b = json.loads(run(capsys, *argv)[1])["targets"][0]
+    assert a["violations"] == b["violations"] and a["verdict"] == b["verdict"]
+
+
+def test_reference_passes(capsys):
+    code, out, _ = run(capsys, "check", "reference", "--config", "ARCH=x86_64",
+                       "--config", "PREEMPT=n", *FAST)
+    assert code == 0 and out.startswith("reference: PASS (sampled: ")
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["check", "nosuch"], "unknown target 'nosuch'"),
+    (["check", "base", "--config", "FOO=1"], "unknown Kconfig option 'FOO'"),
+    (["check", "base", "--config", "ARCH"], "expected KEY=VALUE"),
+    (["check", "base", "--config", "DEBUG_VM=maybe"], "expected y or n"),
+    (["check", "base", "--config", "ARCH=sparc"], "is not one of"),
+    (["bisect", "v9"], "unknown series 'v9'"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and needle in err and "Traceback" not in err
+
+
+def test_bad_flag_exits_2(capsys):
+    code, _out, err = run(capsys, "check", "--engine", "nonsense")
+    assert code == 2 and "invalid choice" in err
+
+
+# --- user variants and fail-closed loading -------------------------------------------------
+
+def test_example_variant_is_checked_like_a_builtin(capsys):
+    path = os.path.join(EXAMPLES, "v3_gfp_comp.py")
+    code, out, _ = run(capsys, "check", path, "--json", "--config", "ARCH=x86_64",
+                       "--config", "PREEMPT=n", *FAST)
+    (t,) = json.loads(out)["targets"]
+    assert code == 1 and t["target"] == path and t["verdict"] == "fail"
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("BASE = 'v3'\ndef f(:\n", "SyntaxError"),
+    ("BASE = 'v3'\nraise RuntimeError('boom')\n", ":2: RuntimeError while loading: boom"),
+    ("BASE = 'v99'\nCONFIG = {'DEBUG_VM': True}\n", "BASE 'v99' is not a built-in target"),
+    ("CONFIG = {}\n", "no BASE"),
+    ("BASE = 'v3'\ndef nosuch_function(k):\n    pass\nREPLACE = [nosuch_function]\n",
+     "unknown kernel function 'nosuch_function'"),
+    ("BASE = 'v3'\ndef vunmap(k, addr, extra):\n    pass\nREPLACE = [vunmap]\n",
+     "vunmap takes 2 argument(s) after k, the kernel's vunmap takes 1 (addr)"),
+    ("BASE = 'v3'\nCONFIG = {'NO_SUCH_OPTION': True}\n",
+     "unknown Kconfig option 'NO_SUCH_OPTION'"),
+    ("BASE = 'v3'\ndef vunmap(k, addr):\n    pass\nADD = [vunmap]\n",
+     "already has (use REPLACE)"),
+    ("BASE = 'v3'\n", "nothing differs"),
+])
+def test_variant_that_cannot_load_fails_closed(capsys, tmp_path, body, needle):
+    path = variant(tmp_path, body)
+    code, out, err = run(capsys, "check", path, *FAST)
+    assert code == 2 and out == ""
+    assert needle in err and err.count("\n") == 1, err
+
+
+def test_variant_that_hangs_while_loading(capsys, tmp_path, monkeypatch):
+    monkeypatch.setattr("vcpcheck.checks.variants.LOAD_TIMEOUT", 0.3)
+    path = variant(tmp_path, "BASE = 'v3'\nwhile True:\n    pass\n")
+    code, _out, err = run(capsys, "check", path)
+    assert code == 2 and "did not finish within 0.3s" in err
+
+
+def test_variant_that_raises_when_called(capsys, tmp_path):
+    path = variant(tmp_path, """\
+        BASE = "reference"
+        def __alloc_vcompound(k, flags, order):
+            return 1 // 0
+        REPLACE = [__alloc_vcompound]
+        """)
+    code, out, err = run(capsys, "check", path, *FAST)
+    assert code == 2 and out == ""
+    assert "ZeroDivisionError" in err and "variant.py:3" in err
+
+
+def test_variant_that_hangs_when_called(capsys, tmp_path):
+    path = variant(tmp_path, """\
+        BASE = "reference"
+        def __alloc_vcompound(k, flags, order):
+            while True:
+                pass
+        REPLACE = [__alloc_vcompound]
+        """)
+    code, out, err = run(capsys, "check", path, "--call-timeout", "0.3", *FAST)
+    assert code == 2 and out == "" and "did not finish within 0.3s" in err
+
+
+# --- bisect, compare, replay, --out ----------------------------------------------------------
+
+def test_bisect_a_series_file_names_the_first_bad_patch(capsys):
+    path = os.path.join(EXAMPLES, "reference_series.py")
+    code, out, _ = run(capsys, "bisect", path, "--json", "--config", "ARCH=x86_64",
+                       "--config", "PREEMPT=n", "--config", "PAGEFLAGS_EXTENDED=y",
+                       "--examples", "50", "--rounds", "1", "--jobs", "1")
+    data = json.loads(out)
+    assert code == 1
+    assert data["first_bad"] == "reference_series:02"
+    assert [s["verdict"] for s in data["steps"]] == ["pass", "pass", "fail"]
+
+
+@pytest.mark.slow
+def test_bisect_builtin_v3(capsys):
+    code, out, _ = run(capsys, "bisect", "v3", "--config", "ARCH=x86_64",
+                       "--config", "PREEMPT=n", "--examples", "100", "--rounds", "1",
+                       "--jobs", "1")
+    assert code == 1 and "first bad patch: v3:01" in out
+
+
+@pytest.mark.slow
+def test_compare_finds_the_first_difference(capsys):
+    path = os.path.join(EXAMPLES, "reference_no_zero.py")
+    code, out, _ = run(capsys, "compare", "reference", path, "--json",
+                       "--config", "ARCH=x86_64", "--config", "PREEMPT=n",
+                       "--config", "PAGEFLAGS_EXTENDED=y", "--examples", "300")
+    data = json.loads(out)
+    assert code == 1 and data["verdict"] == "differ"
+    assert "callers_observe_the_contract" in data["difference"]["message"]
+
+
+def test_compare_a_target_with_itself_is_the_same(capsys):
+    code, out, _ = run(capsys, "compare", "base", "base", "--config", "ARCH=x86_64",
+                       "--config", "PAGEFLAGS_EXTENDED=y", "--examples", "30")
+    assert code == 0 and "SAME" in out
+
+
+def test_out_writes_json_pytest_and_svg_then_replay(capsys, tmp_path):
+    out_dir = tmp_path / "out"
+    code, _out, _err = run(capsys, "check", "v3:01", "--out", str(out_dir),
+                           "--config", "ARCH=x86_64", "--config", "PREEMPT=n",
+                           "--examples", "100", "--rounds", "1", "--jobs", "1")
+    assert code == 1
+    files = sorted(os.listdir(out_dir))
+    assert files == ["test_v3_01-1.py", "v3_01-1.json", "v3_01-1.svg"]
+    record = str(out_dir / "v3_01-1.json")
+    assert run(capsys, "replay", record)[0] == 1
+    assert run(capsys, "replay", record, "--target", "reference")[0] == 0
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             str(out_dir / "test_v3_01-1.py")],
+                            capture_output=True, text=True, cwd=tmp_path)
+    assert "1 failed, 1 passed" in result.stdout
+
+
+@pytest.mark.parametrize("content,needle", [
+    ("not json", "not JSON"),
+    ('{"trace": []}', "'trace' must be a non-empty list"),
+    ('{"trace": [{"call": "reboot", "args": []}]}', "unknown operation 'reboot'"),
+    ('{"trace": [{"call": "vmalloc"}]}', "needs 'call'"),
+    ('{"target": "v3", "config": {"NOPE": 1}, "trace": [{"call": "vmalloc", "args": [1]}]}',
+     "unknown Kconfig option 'NOPE'"),
+])
+def test_malformed_trace_file(capsys, tmp_path, content, needle):
+    path = tmp_path / "t.json"
+    path.write_text(content)
+    code, out, err = run(capsys, "replay", str(path))
+    assert code == 2 and out == "" and needle in err and err.count("\n") == 1
+
+
+# --- the pytest plugin ---------------------------------------------------------------------------
+
+def test_pytest_plugin_kernel_fixture(tmp_path):
+    test = tmp_path / "test_mine.py"
+    test.write_text(textwrap.dedent("""\
+        def test_vcompound_is_virtual(kernel, harness, vcp_target):
+            assert vcp_target.name == "v3"
+            addr = harness.alloc_vcompound_addr(0xd0, 1)
+            assert kernel.is_vmalloc_addr(addr)
+        """))
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                             "--vcp-target", "v3", "--vcp-config", "VFALLBACK_ALWAYS=y",
+                             str(test)], capture_output=True, text=True, cwd=tmp_path)
+    assert "1 passed" in result.stdout, result.stdout + result.stderr
