@@ -9,7 +9,8 @@ difference ends the run with the trace.
 """
 from __future__ import annotations
 
-from .harness import Harness, HarnessError
+from .harness import HandleMap, Harness, HarnessError
+from .report import format_args
 from .stateful import signature
 
 
@@ -37,7 +38,7 @@ class PairHarness:
     def __init__(self, a: Harness, b: Harness, a_name, b_name):
         self.a, self.b = a, b
         self.names = (a_name, b_name)
-        self.map: dict = {}
+        self.handles = HandleMap()          # A's handles -> B's
         self.difference = None
         self.call_timeout = None
 
@@ -66,22 +67,6 @@ class PairHarness:
             return [("behaviour_differs", self.difference)]
         return []
 
-    def _mapped(self, x):
-        if isinstance(x, list):
-            return [self._mapped(v) for v in x]
-        if isinstance(x, int) and not isinstance(x, bool) and x in self.map:
-            return self.map[x]
-        return x
-
-    def _learn(self, ra, rb, a_entries):
-        if isinstance(ra, int) and isinstance(rb, int) and not isinstance(ra, bool) \
-                and ra > 0 and rb > 0:
-            self.map[ra] = rb
-            alloc = next((al for al in self.a.ledger if al.handle == ra), None)
-            if alloc is not None and alloc.kind in ("page", "vcompound_page", "pin"):
-                for i in range(1, 1 << alloc.order):
-                    self.map[ra + i] = rb + i
-
     def __getattr__(self, name):
         if name.startswith("_") or not callable(getattr(self.a, name, None)):
             raise AttributeError(name)
@@ -90,19 +75,20 @@ class PairHarness:
             ea, eb = len(self.a.k.events), len(self.b.k.events)
             ra = getattr(self.a, name)(*args)
             try:
-                rb = getattr(self.b, name)(*self._mapped(list(args)))
+                rb = getattr(self.b, name)(*self.handles.translate(list(args)))
             except HarnessError as e:
                 self.difference = (f"{self.names[1]} cannot make the call "
                                    f"{name}{tuple(args)}: {e}")
                 return ra
-            self._learn(ra, rb, ea)
+            self.handles.learn(ra, rb, self.b.ledger)
             oa = _observable(self.a, ea, ra)
             ob = _observable(self.b, eb, rb)
             for key in oa:
                 if oa[key] != ob[key]:
-                    self.difference = (f"after {self.a.trace[-1]['call']}"
-                                       f"{tuple(args)}: {key}: {self.names[0]} "
-                                       f"{oa[key]}, {self.names[1]} {ob[key]}")
+                    call = self.a.trace[-1]["call"]
+                    self.difference = (f"after {call}({format_args(call, list(args))})"
+                                       f": {key}: {self.names[0]} {oa[key]}, "
+                                       f"{self.names[1]} {ob[key]}")
                     break
             return ra
         return op

@@ -39,6 +39,32 @@ class HarnessError(Exception):
     """A call the caller may not make (unknown handle, dead kernel)."""
 
 
+class HandleMap:
+    """Handles one build returned, mapped to what another returned for the
+    same call (pfns of a block map page by page), to drive both with one
+    sequence of calls."""
+
+    def __init__(self):
+        self.map: dict = {}
+
+    def translate(self, x):
+        if isinstance(x, list):
+            return [self.translate(v) for v in x]
+        if isinstance(x, int) and not isinstance(x, bool):
+            return self.map.get(x, x)
+        return x
+
+    def learn(self, mine, theirs, ledger):
+        if (isinstance(mine, int) and isinstance(theirs, int) and not isinstance(mine, bool)
+                and not isinstance(theirs, bool) and mine > 0 and theirs > 0
+                and mine != theirs):
+            self.map[mine] = theirs
+            alloc = next((a for a in ledger if a.handle == theirs), None)
+            if alloc is not None and alloc.kind in ("page", "vcompound_page", "pin"):
+                for i in range(1, 1 << alloc.order):
+                    self.map[mine + i] = theirs + i
+
+
 class ModelCrash(BaseException):
     """Python code of the model or a variant raised (not a kernel BUG).
 
@@ -102,12 +128,21 @@ class Harness:
         entry["ret"] = ret
         return ret
 
-    def replay(self, trace):
-        """Re-execute trace entries (as recorded) on this harness."""
+    def replay(self, trace, translate=False):
+        """Re-execute trace entries (as recorded) on this harness.
+
+        With ``translate``, a handle this build returns differently from the
+        recorded one (another pfn or address on another target) is mapped in
+        the later calls' arguments, so one trace drives different builds.
+        """
+        handles = HandleMap()
         for e in trace:
             if e["call"] not in self.OPS:
                 raise HarnessError(f"unknown call {e['call']!r} in trace")
-            getattr(self, _py(e["call"]))(*e["args"])
+            args = handles.translate(e["args"]) if translate else e["args"]
+            got = getattr(self, _py(e["call"]))(*args)
+            if translate:
+                handles.learn(e.get("ret"), got, self.ledger)
             if self.dead:
                 break
         return self

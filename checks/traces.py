@@ -134,7 +134,7 @@ def replay_record(record, target=None):
         raise TraceFileError(f"{name} does not build under that config: {why}")
     h = Harness(cfg, symbols, api=t.api)
     try:
-        h.replay(record["trace"])
+        h.replay(record["trace"], translate=name != record.get("target"))
     except HarnessError as e:
         raise TraceFileError(f"the trace does not apply to {name}: {e}")
     problems = h.violations()

@@ -26,8 +26,10 @@ VMALLOC_ONE = [{"call": "vmalloc", "args": [4096], "ret": None}]
 
 
 def pin(target, index):
-    with open(os.path.join(HERE, "counterexamples", f"{target}.json")) as f:
-        return json.load(f)[index]
+    """A fixed counterexample trace (frozen copies, so regenerating the pins
+    in tests/counterexamples/ does not move these tests)."""
+    with open(os.path.join(HERE, "svg_traces.json")) as f:
+        return json.load(f)[f"{target}-{index}"]
 
 
 def pin_svg(p, title=""):
