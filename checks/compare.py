@@ -86,7 +86,8 @@ class PairHarness:
             for key in oa:
                 if oa[key] != ob[key]:
                     call = self.a.trace[-1]["call"]
-                    self.difference = (f"after {call}({format_args(call, list(args))})"
+                    shown = list(args[1:] if name == "client" else args)
+                    self.difference = (f"after {call}({format_args(call, shown)})"
                                        f": {key}: {self.names[0]} {oa[key]}, "
                                        f"{self.names[1]} {ob[key]}")
                     break
