@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from vcpcheck.impl import memory
 from vcpcheck.impl.clients.e1000 import Ring
-from vcpcheck.impl.clients.slub_loc import sizeof_location  # noqa: F401
 from vcpcheck.impl.clients.swapfile import SwapInfo
 from vcpcheck.impl.clients.thread_info import THREAD_ORDER, THREAD_SIZE
 from vcpcheck.impl.clients.wait_table import wait_queue_head_size

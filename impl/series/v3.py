@@ -9,7 +9,6 @@ does not build there.
 """
 from __future__ import annotations
 
-from .. import memory
 from ..gfp import GFP_RECLAIM_MASK, __GFP_NORETRY, __GFP_NOWARN
 from ..vmalloc import PAGE_KERNEL, array_get, array_set
 from ..vmalloc import map_vm_area as _map_vm_area_2625
