@@ -98,10 +98,7 @@ class PairHarness:
 def run_compare(ta, tb, cfg, seed, examples, call_timeout=None):
     """A RunResult whose violations (invariant "behaviour_differs") carry the
     first difference found, with A's trace."""
-    from .stateful import RunResult, Violation, make_machine
-    from hypothesis import HealthCheck, Phase, settings
-    from hypothesis.errors import Flaky
-    from hypothesis.stateful import run_state_machine_as_test
+    from .stateful import RunResult, Violation, drive, make_machine
 
     sa, sb = ta.symbols(cfg), tb.symbols(cfg)
     record: dict = {}
@@ -111,18 +108,11 @@ def run_compare(ta, tb, cfg, seed, examples, call_timeout=None):
                            ta.name, tb.name)
     machine = make_machine(ta, cfg, record, call_timeout=call_timeout,
                            harness_factory=factory)
-    machine._hypothesis_internal_use_seed = seed
-    s = settings(max_examples=examples, stateful_step_count=25, deadline=None,
-                 database=None, print_blob=False, report_multiple_bugs=False,
-                 suppress_health_check=list(HealthCheck),
-                 phases=[Phase.generate, Phase.shrink])
     result = RunResult()
-    try:
-        run_state_machine_as_test(machine, settings=s)
-    except (AssertionError, Flaky):
-        problems, trace = record.get("failure", ([("behaviour_differs", "?")], []))
-        name, msg = problems[0]
-        result.violations.append(Violation(name, msg, trace, cfg))
+    failure = drive(machine, seed, examples, 25, record)
+    if failure is not None:
+        name, msg = failure[0][0]
+        result.violations.append(Violation(name, msg, failure[1], cfg))
     result.examples = record.get("examples", 0)
     result.steps = record.get("steps", 0)
     for v in result.violations:

@@ -350,23 +350,33 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
     return total
 
 
-def _run_once(target, cfg, seed, max_examples, steps, exclude,
-              call_timeout=None) -> RunResult:
-    record: dict = {}
-    machine = make_machine(target, cfg, record, exclude, call_timeout)
+def drive(machine, seed, max_examples, steps, record) -> tuple:
+    """Run a machine under the engine's fixed settings (seeded, no example
+    database, shrinking on).  Returns (problems, trace) of the shrunk
+    failure, or None when every example passed."""
     machine._hypothesis_internal_use_seed = seed
-    start = time.monotonic()
     s = settings(max_examples=max_examples, stateful_step_count=steps,
                  deadline=None, database=None, print_blob=False,
                  report_multiple_bugs=False,
                  suppress_health_check=list(HealthCheck),
                  phases=[Phase.generate, Phase.shrink])
-    result = RunResult()
     try:
         run_state_machine_as_test(machine, settings=s)
     except (AssertionError, Flaky):
+        return record.get("failure", ([("unknown", "no record")], []))
+    return None
+
+
+def _run_once(target, cfg, seed, max_examples, steps, exclude,
+              call_timeout=None) -> RunResult:
+    record: dict = {}
+    machine = make_machine(target, cfg, record, exclude, call_timeout)
+    start = time.monotonic()
+    result = RunResult()
+    failure = drive(machine, seed, max_examples, steps, record)
+    if failure is not None:
         from .minimise import minimise
-        problems, trace = record.get("failure", ([("unknown", "no record")], []))
+        problems, trace = failure
         symbols = target.symbols(cfg)
         for inv, msg in _first_per_invariant(problems):
             short = minimise(trace, cfg, symbols, target.api, inv, msg)

@@ -96,7 +96,13 @@ def e1000_free_tx_resources(k, ring):
 def e1000_setup_rx_resources(k, ring):
     """e1000_setup_rx_resources() (12): passes the byte size as the order."""
     ring.size = sizeof_e1000_buffer(k) * ring.count
-    ring.buffer_info = k.call("__alloc_vcompound", GFP_KERNEL, ring.size)
+    return setup_rx_with_order(k, ring, ring.size)
+
+
+def setup_rx_with_order(k, ring, order):
+    """The body of the converted e1000 rx setup, given the order it asks for
+    (V3 12/14 passes the size, V5 11/11 get_order(size))."""
+    ring.buffer_info = k.call("__alloc_vcompound", GFP_KERNEL, order)
     if not ring.buffer_info:
         return -ENOMEM
     k.memset(ring.buffer_info, 0, ring.size)

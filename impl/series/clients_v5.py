@@ -7,8 +7,7 @@ so modular users would load.
 """
 from __future__ import annotations
 
-from ..clients.e1000 import ENOMEM, PS_PAGE_BUFFERS, sizeof_e1000_buffer
-from ..gfp import GFP_KERNEL
+from ..clients.e1000 import sizeof_e1000_buffer
 from . import Patch
 from . import clients_v3 as c3
 
@@ -16,15 +15,7 @@ from . import clients_v3 as c3
 def e1000_setup_rx_resources(k, ring):
     """e1000_setup_rx_resources() (11/11): get_order(size); memset kept."""
     ring.size = sizeof_e1000_buffer(k) * ring.count
-    ring.buffer_info = k.call("__alloc_vcompound", GFP_KERNEL, k.get_order(ring.size))
-    if not ring.buffer_info:
-        return -ENOMEM
-    k.memset(ring.buffer_info, 0, ring.size)
-    ring.ps_page = k.kcalloc(ring.count, PS_PAGE_BUFFERS * k.PTR_SIZE, GFP_KERNEL)
-    if not ring.ps_page:
-        k.call("__free_vcompound", ring.buffer_info)
-        return -ENOMEM
-    return 0
+    return c3.setup_rx_with_order(k, ring, k.get_order(ring.size))
 
 
 S = "v5"
