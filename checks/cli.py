@@ -34,7 +34,7 @@ from .timeouts import Hang
 from .traces import TraceFileError
 from .variants import VariantError
 
-ENGINES = ("stateful",)
+ENGINES = ("stateful", "explore")
 
 
 class UsageError(Exception):
@@ -62,7 +62,9 @@ def parse_config(pairs: list[str]) -> dict:
 
 
 def _run_options(p, examples=100):
-    p.add_argument("--engine", default="all", choices=ENGINES + ("all",))
+    p.add_argument("--engine", default="all", choices=ENGINES + ("all",),
+                   help="stateful (Hypothesis, sampled), explore (BFS, exhaustive "
+                        "to --depth) or all")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="Kconfig option or model parameter (repeatable)")
     p.add_argument("--seed", type=int, default=0)
@@ -75,6 +77,8 @@ def _run_options(p, examples=100):
                    help="seconds per target at most")
     p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                    help="configurations checked in parallel (processes)")
+    p.add_argument("--depth", type=int, default=2,
+                   help="explore engine: every call sequence up to this length")
     p.add_argument("--call-timeout", type=float, default=10.0,
                    help="seconds one kernel call may take (a hang is an error)")
     p.add_argument("--json", action="store_true")
@@ -142,24 +146,38 @@ def colour(text, verdict):
 
 # --- check -------------------------------------------------------------------------------------
 
-def _run_one(name, cfg, seed, examples, rounds, budget, call_timeout):
-    return run_stateful(TARGETS[name], cfg, seed=seed, max_examples=examples,
-                        rounds=rounds, budget=budget, call_timeout=call_timeout)
+def run_engines(target, cfg, engine, seed, examples, rounds, depth, budget,
+                call_timeout):
+    """{engine name: result} for one configuration."""
+    from .explore import run_explore
+    out = {}
+    if engine in ("stateful", "all"):
+        out["stateful"] = run_stateful(target, cfg, seed=seed, max_examples=examples,
+                                       rounds=rounds, budget=budget,
+                                       call_timeout=call_timeout)
+    if engine in ("explore", "all"):
+        out["explore"] = run_explore(target, cfg, depth=depth, budget=budget)
+    return out
+
+
+def _run_one(name, *rest):
+    return run_engines(TARGETS[name], *rest)
 
 
 def run_configs(target, cfgs, args, start):
-    """(cfg, RunResult or None if the budget ran out) for each cfg, in order.
+    """(cfg, {engine: result} or None if the budget ran out) for each cfg.
 
     Targets run on ``--jobs`` processes (fork); every configuration has its
     own seed stream, so the result does not depend on the split.
     """
     jobs = max(1, min(args.jobs, len(cfgs)))
     left = max(0.0, args.budget - (time.monotonic() - start))
+    rest = (args.engine, args.seed, args.examples, args.rounds, args.depth)
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_one, target.name, cfg, args.seed, args.examples,
-                                   args.rounds, left, args.call_timeout) for cfg in cfgs]
+            futures = [pool.submit(_run_one, target.name, cfg, *rest, left,
+                                   args.call_timeout) for cfg in cfgs]
             for cfg, fut in zip(cfgs, futures):
                 yield cfg, fut.result()
         return
@@ -168,9 +186,7 @@ def run_configs(target, cfgs, args, start):
         if left <= 0:
             yield cfg, None
             continue
-        yield cfg, run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
-                                rounds=args.rounds, budget=left,
-                                call_timeout=args.call_timeout)
+        yield cfg, run_engines(target, cfg, *rest, left, args.call_timeout)
 
 
 def check_target(target, args, overrides, progress=None) -> dict:
@@ -189,38 +205,66 @@ def check_target(target, args, overrides, progress=None) -> dict:
             unbuildable.append({"config": cfg.short(), "reason": why})
         else:
             runnable.append(cfg)
-    for cfg, r in run_configs(target, runnable, args, start):
-        if r is None:
+    explored, partial = [], False
+    for cfg, results in run_configs(target, runnable, args, start):
+        if results is None:
             stopped_by_budget = True
             continue
+        r = results.get("stateful")
+        e = results.get("explore")
         if args.verbose:
-            print(f"  {target.name} [{cfg.short()}] stateful: {r.examples} examples, "
-                  f"{len(r.violations)} violations", file=sys.stderr)
-        examples += r.examples
-        steps += r.steps
+            for name, res in results.items():
+                print(f"  {target.name} [{cfg.short()}] {name}: "
+                      f"{len(res.violations)} violations", file=sys.stderr)
+        if r is not None:
+            examples += r.examples
+            steps += r.steps
+            violations.extend(r.violations)
+        if e is not None:
+            explored.append(e)
+            partial |= not e.complete
+            violations.extend(_shortest_first(e.violations, violations))
         done += 1
-        violations.extend(r.violations)
         if progress:
             progress.show(f"{target.name}: {done}/{len(runnable)} configurations, "
-                          f"{examples} examples")
+                          f"{examples} examples, "
+                          f"{sum(x.states for x in explored)} states")
     buildable = len(configs) - len(unbuildable)
     if violations:
         verdict = "fail"
     elif not buildable:
         verdict = "error"
-    elif stopped_by_budget:
+    elif stopped_by_budget or partial:
         verdict = "unknown"
     else:
         verdict = "pass"
-    strength = (f"sampled: {examples} examples, {steps} steps over {done} of "
-                f"{buildable} buildable configurations")
+    parts = []
+    if args.engine in ("stateful", "all"):
+        parts.append(f"sampled: {examples} examples, {steps} steps")
+    if args.engine in ("explore", "all"):
+        states = sum(x.states for x in explored)
+        kind = "partial" if partial else "exhaustive"
+        parts.append(f"{kind} to depth {args.depth}: {states} states, "
+                     f"{sum(x.transitions for x in explored)} transitions")
+    strength = (f"{'; '.join(parts)} over {done} of {buildable} buildable "
+                f"configurations")
     return {"target": target.name, "verdict": verdict, "violations": violations,
-            "stats": {"engine": "stateful", "strength": strength,
+            "stats": {"engine": args.engine, "strength": strength,
                       "examples": examples, "steps": steps,
+                      "states": sum(x.states for x in explored),
+                      "transitions": sum(x.transitions for x in explored),
                       "configs_checked": done, "configs": len(configs),
                       "unbuildable": unbuildable,
                       "seconds": round(time.monotonic() - start, 2),
                       "seed": args.seed}}
+
+
+def _shortest_first(found, already):
+    """The explore engine's violations whose signature the stateful engine
+    has not reported already (its traces are shortest by construction)."""
+    from .stateful import signature
+    have = {(v.config, signature(v.invariant, v.message)) for v in already}
+    return [v for v in found if (v.config, signature(v.invariant, v.message)) not in have]
 
 
 def print_text(result) -> None:
