@@ -70,7 +70,7 @@ def _run_options(p, examples=100):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--examples", type=int, default=examples,
                    help="examples per configuration for the stateful engine")
-    p.add_argument("--rounds", type=int, default=8,
+    p.add_argument("--rounds", type=int, default=5,
                    help="after a violation, search again with what was found "
                         "excluded, up to this many times per configuration")
     p.add_argument("--budget", type=float, default=120.0,
