@@ -198,11 +198,10 @@ def __alloc_vcompound(k, flags, order):
 def __vcompound_free(k, addr):
     """__vcompound_free() (04/14): vunmap, free head then tails, kfree array."""
     pages = k.vunmap(addr)
-    second = array_get(k, pages, 1) if pages else None
     if not pages:
         k.oops("BUG: unable to handle kernel NULL pointer dereference "
                "(pages[1] of a NULL page array)", "__vcompound_free")
-    order = k.lru_prev[k.deref(second, "__vcompound_free")]
+    order = k.lru_prev[k.deref(array_get(k, pages, 1), "__vcompound_free")]
     k.check_order(order, "__vcompound_free")
     head = array_get(k, pages, 0)
     k.set_page_address(head, 0)
