@@ -9,12 +9,15 @@ contract:
 
   * the physical attempt adds __GFP_COMP, so every object is a compound
     page and frees by its own order;
-  * the fallback marks the head PageHead plus a Vcompound mark (PG_swapcache,
-    free on compound pages) and only the tails PageTail; tails drop their
-    reference (_count 0) like prep_compound_page's tails;
-  * the vmalloc address lives in head->private (usable on a compound head
-    since 2.6.22); set_page_address() is never called, so HIGHMEM kernels
-    work; compound_order() is taught to read the order from pages[1];
+  * the fallback marks the head PageHead and only the tails PageTail; tails
+    drop their reference (_count 0) like prep_compound_page's tails;
+  * no page flag is borrowed: the vmalloc address lives in head->private
+    (usable on a compound head since 2.6.22, 0 on a physical one after
+    prep_new_page), and PageVcompound() is "a head whose private word is a
+    vmalloc address", so no page ever tests as swap cache (V2/V3's
+    PG_compound|PG_swapcache overlay does);
+  * set_page_address() is never called, so HIGHMEM kernels work;
+    compound_order() is taught to read the order from pages[1];
   * a failed mapping removes the area; orders >= MAX_ORDER get NULL;
   * NULL frees are no-ops; a free that cannot run here (not preemptible)
     is deferred to keventd, as in V3.
@@ -29,15 +32,15 @@ VM_VCOMPOUND = 0x00000020
 
 
 def PageVcompound(k, page):
-    """PageVcompound(): a compound head carrying the PG_swapcache mark."""
-    return k.PageHead(page) and k.PageSwapCache(page)
+    """PageVcompound(): a compound head whose private word is its vmalloc address."""
+    return k.PageHead(page) and k.is_vmalloc_addr(k.page_private(page))
 
 
 def compound_order(k, page):
     """compound_order(): page[1] of the object -- pages[1] when virtual."""
     if not k.PageHead(page):
         return 0
-    if k.PageSwapCache(page):                  # Vcompound head
+    if k.PageVcompound(page):
         second = k.vmalloc_to_page(k.private[page] + k.PAGE_SIZE)
         return k.lru_prev[k.deref(second, "compound_order")]
     return k.lru_prev[k.deref(page + 1, "compound_order")]
@@ -81,7 +84,6 @@ def ____alloc_vcompound(k, gfp_mask, order, caller):
     head = array_get(k, pages, 0)
     k.lru_prev[array_get(k, pages, 1)] = order
     k.call("__SetPageHead", head)
-    k.call("__SetPageSwapCache", head)        # the Vcompound mark
     k.private[head] = vm.addr
     for i in range(1, nr_pages):
         tail = array_get(k, pages, i)
@@ -128,7 +130,6 @@ def __vcompound_free(k, addr):
     k.BUG_ON(area is None, "__vcompound_free", "reference")
     pages, nr_pages = area.pages, area.nr_pages
     head = array_get(k, pages, 0)
-    k.call("__ClearPageSwapCache", head)
     k.call("__ClearPageHead", head)
     k.private[head] = 0
     k.free_hot_page(head)                      # _count already 0
