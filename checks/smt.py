@@ -272,10 +272,10 @@ def buddy_obligation(model, h, trace):
         return p ^ (1 << o), (idx >> (o + 1)) << (o + 1)
 
     def expect(r):
-        buddy, combined = spec(pfn, order)
+        buddy, combined = spec(pfn.e, order.e)        # the spec's side: plain z3 terms
         if not isinstance(r, tuple) or len(r) != 2:
             return False
-        return z3.And(term(r[0]) == term(buddy), term(r[1]) == term(combined))
+        return z3.And(term(r[0]) == buddy, term(r[1]) == combined)
 
     def replay(v):
         p, o = v["pfn"], v["order"]
@@ -291,7 +291,7 @@ def buddy_obligation(model, h, trace):
                       f"every pfn < {k.nr_pages}, order < {k.MAX_ORDER - 1}, aligned",
                       {"pfn": pfn, "order": order},
                       [pfn >= 0, pfn < k.nr_pages, order >= 0, order < k.MAX_ORDER - 1,
-                       (pfn & ((1 << order) - 1)) == 0],
+                       (pfn.e & ((1 << order.e) - 1)) == 0],
                       run, expect, replay, trace)
 
 
@@ -412,7 +412,8 @@ def flag_obligations(model, words: FlagWords, realise):
 @dataclass
 class SmtResult:
     violations: list = field(default_factory=list)
-    outcomes: list = field(default_factory=list)
+    tally: dict = field(default_factory=lambda: {"proved": 0, "refuted": 0, "unknown": 0})
+    paths: int = 0
     states: int = 0
     depth: int = 1
     complete: bool = True
@@ -421,10 +422,9 @@ class SmtResult:
     unknown: list = field(default_factory=list)
 
     def counts(self) -> dict:
-        c = {"proved": 0, "refuted": 0, "unknown": 0}
-        for o in self.outcomes:
-            c[o.status] += 1
-        return c
+        """Obligations proved, refuted and left unknown (plain ints: the
+        result crosses the --jobs process pool, z3 objects cannot)."""
+        return dict(self.tally)
 
 
 def reachable(model, depth, budget=None, start=None):
@@ -473,7 +473,8 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES) -> SmtRe
         if left is not None and left <= 0:
             raise TimeoutError
         o = decide(ob, seed=seed)
-        res.outcomes.append(o)
+        res.tally[o.status] += 1
+        res.paths += o.paths
         if o.status == "refuted":
             from .stateful import signature
             sig = signature(ob.query, o.message)

@@ -39,6 +39,8 @@ class SymbolicError(Exception):
 def _bv(x) -> z3.BitVecRef:
     if isinstance(x, Sym):
         return x.e
+    if isinstance(x, SymBool):          # a truth value used as 0 or 1
+        return z3.If(x.b, z3.BitVecVal(1, WIDTH), z3.BitVecVal(0, WIDTH))
     if isinstance(x, bool):
         return z3.BitVecVal(int(x), WIDTH)
     if isinstance(x, int):
@@ -70,6 +72,42 @@ def _binop(fn):
     return op, rop
 
 
+def _checked(fn, fits):
+    """An operator that refuses (SymbolicError) where the path allows a
+    result outside the encoding: a 128-bit wrap Python ints never do."""
+    def op(self, other):
+        o = _bv(other)
+        if o is NotImplemented:
+            return NotImplemented
+        return _fitting(fn(self.e, o), fits(self.e, o))
+
+    def rop(self, other):
+        o = _bv(other)
+        if o is NotImplemented:
+            return NotImplemented
+        return _fitting(fn(o, self.e), fits(o, self.e))
+    return op, rop
+
+
+def _fitting(e, fits):
+    fits = z3.simplify(fits)
+    if not z3.is_true(fits):
+        run = _run_or_fail("an operand that may overflow")
+        fits = run.fold(fits)
+        if not z3.is_true(fits) and _model_of(run, z3.Not(fits)) is not None:
+            raise SymbolicError(f"a result may not fit the {WIDTH}-bit encoding "
+                                f"of Python ints: {z3.simplify(e)}")
+    return _wrap(e)
+
+
+def _mul_fits(a, b):
+    return z3.And(z3.BVMulNoOverflow(a, b, True), z3.BVMulNoUnderflow(a, b))
+
+
+def _shl_fits(a, b):
+    return z3.And(z3.ULT(b, WIDTH), (a << b) >> b == a)
+
+
 def _floordiv(a, b):
     return (a - a % b) / b          # bvsmod, then an exact signed division
 
@@ -93,11 +131,11 @@ class Sym:
 
     __add__, __radd__ = _binop(lambda a, b: a + b)
     __sub__, __rsub__ = _binop(lambda a, b: a - b)
-    __mul__, __rmul__ = _binop(lambda a, b: a * b)
+    __mul__, __rmul__ = _checked(lambda a, b: a * b, _mul_fits)
     __and__, __rand__ = _binop(lambda a, b: a & b)
     __or__, __ror__ = _binop(lambda a, b: a | b)
     __xor__, __rxor__ = _binop(lambda a, b: a ^ b)
-    __lshift__, __rlshift__ = _binop(lambda a, b: a << b)
+    __lshift__, __rlshift__ = _checked(lambda a, b: a << b, _shl_fits)
     __rshift__, __rrshift__ = _binop(lambda a, b: a >> b)      # arithmetic
     __floordiv__, __rfloordiv__ = _binop(_floordiv)
     __mod__, __rmod__ = _binop(lambda a, b: a % b)     # z3's % is bvsmod: sign of divisor
@@ -154,6 +192,11 @@ class SymBool:
     def __invert__(self):
         return SymBool(z3.Not(self.b))
 
+    def __index__(self):
+        return int(decide(self.b))
+
+    __int__ = __index__
+
     def __repr__(self):
         return f"SymBool({self.b})"
 
@@ -188,21 +231,50 @@ class _Run:
     cond: list = field(default_factory=list)
     pending: list = field(default_factory=list)
     checks: int = 0
+    subst: list = field(default_factory=list)    # (variable, value) fixed on this path
+    model: object = None           # a z3 model of the path so far, when known
+    resume_model: object = None    # a model of the whole prefix
+
+    def fold(self, e):
+        """``e`` with the variables this path has fixed replaced, simplified."""
+        if self.subst:
+            e = z3.substitute(e, *self.subst)
+        return z3.simplify(e)
 
 
 _current: list[_Run] = []
 
 
-def _feasible(run: _Run, b) -> bool:
+def _model_of(run: _Run, b):
+    """A model of the path with ``b``, or None if there is none.
+
+    ``b`` is guarded by a fresh literal and checked as an assumption
+    (cheaper than push/pop on z3's incremental solver).
+    """
     run.checks += 1
-    run.solver.push()
-    run.solver.add(b)
-    r = run.solver.check()
-    reason = run.solver.reason_unknown() if r == z3.unknown else ""
-    run.solver.pop()
+    guard = z3.Bool(f"__branch{run.checks}")
+    run.solver.add(z3.Implies(guard, b))
+    r = run.solver.check(guard)
     if r == z3.unknown:
-        raise SymbolicError(f"z3 could not decide a branch ({reason})")
-    return r == z3.sat
+        raise SymbolicError(f"z3 could not decide a branch "
+                            f"({run.solver.reason_unknown()})")
+    return run.solver.model() if r == z3.sat else None
+
+
+def _split(run: _Run, b):
+    """(a model with b, a model with not b), None for an infeasible side.
+
+    The last model of the path already satisfies one side, so a fresh
+    branch costs one solver call once a model is known.
+    """
+    m = run.model
+    if m is not None:
+        v = m.eval(b, model_completion=True)
+        if z3.is_true(v):
+            return m, _model_of(run, z3.Not(b))
+        if z3.is_false(v):
+            return _model_of(run, b), m
+    return _model_of(run, b), _model_of(run, z3.Not(b))
 
 
 def _take(run: _Run, b, yes, no):
@@ -211,19 +283,27 @@ def _take(run: _Run, b, yes, no):
     pos = len(run.decisions)
     if pos < len(run.prefix):
         d = run.prefix[pos]
+        # At the end of the prefix, the model saved with it is a model of the path.
+        run.model = run.resume_model if pos == len(run.prefix) - 1 else None
     else:
-        t, f = _feasible(run, b), _feasible(run, z3.Not(b))
-        if t and f:
+        mt, mf = _split(run, b)
+        if mt is not None and mf is not None:
             d = yes
-            run.pending.append(tuple(run.decisions) + (no,))
-        elif t or f:
-            d = yes if t else no
+            run.pending.append((tuple(run.decisions) + (no,), mf))
+        elif mt is not None or mf is not None:
+            d = yes if mt is not None else no
         else:
             raise SymbolicError("a branch with no feasible side (inconsistent path)")
+        run.model = mt if d == yes else mf
     run.decisions.append(d)
     c = b if d == yes else z3.Not(b)
     run.cond.append(c)
     run.solver.add(c)
+    if d == yes and z3.is_eq(b):
+        # var == value: later terms over var fold to constants, no solver call.
+        lhs, rhs = b.arg(0), b.arg(1)
+        if z3.is_const(lhs) and not z3.is_bv_value(lhs) and z3.is_bv_value(rhs):
+            run.subst.append((lhs, rhs))
     return d
 
 
@@ -241,7 +321,13 @@ def decide(b) -> bool:
         return True
     if z3.is_false(b):
         return False
-    return _take(_run_or_fail("a truth value"), b, True, False)
+    run = _run_or_fail("a truth value")
+    b = run.fold(b)
+    if z3.is_true(b):
+        return True
+    if z3.is_false(b):
+        return False
+    return _take(run, b, True, False)
 
 
 def _signed(v: int) -> int:
@@ -258,20 +344,30 @@ def concretise(e) -> int:
     if z3.is_bv_value(e):
         return _signed(e.as_long())
     run = _run_or_fail("an int")
+    e = run.fold(e)
+    if z3.is_bv_value(e):
+        return _signed(e.as_long())
     for _ in range(1 << 12):
         pos = len(run.decisions)
         if pos < len(run.prefix):
             v = run.prefix[pos][1]
         else:
-            run.checks += 1
-            if run.solver.check() != z3.sat:
-                raise SymbolicError(f"z3 could not give a value "
-                                    f"({run.solver.reason_unknown()})")
-            v = _signed(run.solver.model().eval(e, model_completion=True).as_long())
+            if run.model is None:
+                run.model = _model_of(run, z3.BoolVal(True))
+                if run.model is None:
+                    raise SymbolicError("z3 could not give a value (the path has "
+                                        "no model)")
+            v = _signed(run.model.eval(e, model_completion=True).as_long())
         if _take(run, e == v, ("=", v), ("!=", v))[0] == "=":
             return v
     raise SymbolicError("a symbolic value takes more than 4096 values where an "
                         "int is needed")
+
+
+def _where(exc) -> str:
+    import traceback
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
 
 
 def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[Path]:
@@ -280,20 +376,25 @@ def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[P
     Returns every path; raises SymbolicError if there are more than
     ``max_paths`` or a branch is undecided (the cover would be incomplete).
     """
-    todo, paths = [()], []
+    todo, paths = [((), None)], []
     while todo:
-        prefix = todo.pop()
+        prefix, model = todo.pop()
         solver = z3.Solver()
         solver.set("timeout", timeout_ms)
         solver.set("random_seed", seed)
         solver.add(*[d.b if isinstance(d, SymBool) else d for d in domain])
-        run = _Run(solver, prefix)
+        run = _Run(solver, prefix, resume_model=model)
         _current.append(run)
         try:
             try:
                 result, oops = fn(), None
             except KernelOops as e:
                 result, oops = None, e
+            except SymbolicError:
+                raise
+            except Exception as e:
+                raise SymbolicError(f"the code cannot run on symbolic values: "
+                                    f"{type(e).__name__}: {e} ({_where(e)})") from e
         finally:
             _current.pop()
         paths.append(Path(list(run.cond), result, oops, tuple(run.decisions)))
