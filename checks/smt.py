@@ -460,8 +460,18 @@ def _trace_entries(h):
     return [dict(e) for e in h.trace]
 
 
-def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES) -> SmtResult:
-    """Decide every query instance on the states within ``depth`` calls."""
+class _Stop(Exception):
+    """The first refutation is in (``stop_after``): the benchmark's clock."""
+
+
+def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
+            stop_after=None, timings=None) -> SmtResult:
+    """Decide every query instance on the states within ``depth`` calls.
+
+    ``stop_after``: stop after that many refutations (the verdict is then
+    partial).  ``timings``: a dict that collects, per query, the seconds
+    each obligation took (for bench/).
+    """
     start = time.monotonic()
     model = KernelModel(target, cfg)
     res = SmtResult(depth=depth)
@@ -475,11 +485,15 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES) -> SmtRe
         o = decide(ob, seed=seed)
         res.tally[o.status] += 1
         res.paths += o.paths
+        if timings is not None:
+            timings.setdefault(ob.query, []).append(o.seconds)
         if o.status == "refuted":
             from .stateful import signature
             sig = signature(ob.query, o.message)
             if sig not in found:
                 found[sig] = o
+            if stop_after and len(found) >= stop_after:
+                raise _Stop
         elif o.status == "unknown":
             res.unknown.append(f"{ob.query}: {ob.what}: {o.message}")
 
@@ -504,7 +518,7 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES) -> SmtRe
         if "page_flags_match_roles" in queries:
             for ob in flag_obligations(model, words, model.realise):
                 settle(ob)
-    except TimeoutError:
+    except (TimeoutError, _Stop):
         res.complete = False
     res.complete = res.complete and not res.unknown
     res.seconds = time.monotonic() - start
