@@ -359,13 +359,14 @@ class FlagWords:
                 (k.flags[p], k.private[p]), (trace, p))
 
 
-def flag_obligations(model, words: FlagWords, realise):
-    """page_flags_match_roles: one obligation per role and predicate."""
+def flag_obligations(symbols, words: FlagWords, realise):
+    """page_flags_match_roles: one obligation per role and predicate
+    (``symbols``: the build's symbol table, for which predicates it has)."""
     out = []
     for role in sorted(words.seen):
         pairs = words.seen[role]
         for pred, want in ROLE_EXPECT[role].items():
-            if want is None or pred not in model.symbols:
+            if want is None or pred not in symbols:
                 continue
             (trace0, p0) = next(iter(pairs.values()))
             h = realise(trace0)
@@ -456,6 +457,26 @@ def reachable(model, depth, budget=None, start=None):
         level = nxt
 
 
+def state_problems(h, queries=QUERIES, seed=0) -> list[tuple[str, str]]:
+    """(query, problem) refuted on this one state, with the flag words of
+    this state only: how a trace file of an smt violation is replayed.
+    An obligation z3 leaves undecided is reported as a problem too."""
+    obs = [buddy_obligation(None, h, []), page_address_obligation(None, h, [])]
+    obs += resolve_obligations(None, h, [])
+    words = FlagWords()
+    words.add(h, ())
+    obs += flag_obligations(h.k.symbols, words, lambda _trace: h)
+    out = []
+    for ob in obs:
+        if ob.query not in queries:
+            continue
+        o = decide(ob, seed=seed)
+        if o.status != "proved":
+            out.append((ob.query, o.message if o.status == "refuted"
+                        else f"unknown: {ob.what}: {o.message}"))
+    return out
+
+
 def _trace_entries(h):
     return [dict(e) for e in h.trace]
 
@@ -516,7 +537,7 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
             for ob in obs:
                 settle(ob)
         if "page_flags_match_roles" in queries:
-            for ob in flag_obligations(model, words, model.realise):
+            for ob in flag_obligations(model.symbols, words, model.realise):
                 settle(ob)
     except (TimeoutError, _Stop):
         res.complete = False

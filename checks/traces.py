@@ -138,6 +138,11 @@ def replay_record(record, target=None):
     except HarnessError as e:
         raise TraceFileError(f"the trace does not apply to {name}: {e}")
     problems = h.violations()
+    from .smt import QUERIES, state_problems
+    if record.get("invariant") in QUERIES and not h.dead:
+        # An smt refutation holds of the trace's last state: decide the
+        # queries there again (z3 on the target's code, then the replay).
+        problems += state_problems(h)
     if record.get("invariant"):
         want = signature(record["invariant"], record.get("message", ""))
         reproduced = want in {signature(*p) for p in problems}

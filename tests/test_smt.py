@@ -218,7 +218,7 @@ def test_flag_predicates_agree_with_the_concrete_model():
         if not h.dead:
             words.add(h, trace)
     checked = 0
-    for ob in smt.flag_obligations(model, words, model.realise):
+    for ob in smt.flag_obligations(model.symbols, words, model.realise):
         pred = ob.what.split("(")[0]
         role = re.search(r"on every (.+) page", ob.what).group(1)
         paths = explore_paths(ob.run, ob.domain)
@@ -380,6 +380,30 @@ def test_cli_smt_json_reports_strength(capsys):
     assert code == 0 and out["verdict"] == "pass"
     assert "decided by z3 on" in out["stats"]["strength"]
     assert out["stats"]["smt"]["unknown"] == 0 and out["stats"]["smt"]["proved"] > 0
+
+
+def test_smt_trace_files_replay(tmp_path, capsys):
+    """--out writes an smt refutation as a trace file; `vcpcheck replay`
+    reproduces it on V3 (the queries are decided again on the trace's last
+    state) and not on reference."""
+    code = main(["check", "v3", "--engine", "smt", "--jobs", "1", "--out", str(tmp_path),
+                 "--config", "ARCH=x86_64", "--config", "PREEMPT=n",
+                 "--config", "VFALLBACK_ALWAYS=n"])
+    assert code == 1
+    capsys.readouterr()
+    files = sorted(tmp_path.glob("*.json"))
+    assert files
+    records = [json.loads(f.read_text()) for f in files]
+    assert {r["invariant"] for r in records} <= set(smt.QUERIES)
+    for f in files:
+        assert main(["replay", str(f)]) == 1
+        assert "reproduces on v3" in capsys.readouterr().out
+        assert main(["replay", str(f), "--target", "reference"]) == 0
+        assert "does not reproduce" in capsys.readouterr().out
+    from vcpcheck.checks.traces import replay_record
+    for r in records:                 # what the generated pytest files assert
+        assert replay_record(r)[0] is True
+        assert replay_record(r, target="reference") == (False, [])
 
 
 @pytest.mark.slow
