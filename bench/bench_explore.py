@@ -1,13 +1,19 @@
 """Benchmark: the explore engine and time to the first counterexample.
 
-    python bench/bench_explore.py [--depth N]
+    python bench/bench_explore.py [--depth N] [--replay]
 
 Bench configuration: x86_64, PAGEFLAGS_EXTENDED as each target builds,
 16 pages, MAX_ORDER 3, a 64-page vmalloc window, the first buildable
-configuration of each target's matrix.  Prints distinct states,
-transitions, states per second and time to verdict with and without the
-state-hashing reduction, and per built-in target the time each engine takes
-to its first counterexample.
+configuration of each target's matrix (base and reference for the
+search, v2, v3 and v5 for the first counterexample), depth 2 unless
+--depth says otherwise.  Prints distinct states, transitions, states per
+second and time to verdict (wall clock, and the CPU time, steadier on
+a shared machine) with and without the state-hashing reduction,
+and per built-in target the time each engine takes to its first
+counterexample.  States are reached by restoring the parent's snapshot
+and making one call; --replay adds rows for reaching each state by
+replaying its calls on a fresh build instead (the engine before
+snapshots), with the same states and transitions.
 """
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ import argparse
 import time
 
 from vcpcheck.checks.explore import KernelModel, bfs
+from vcpcheck.checks.harness import Harness
 from vcpcheck.checks.stateful import run_stateful
 from vcpcheck.checks.targets import TARGETS
 
@@ -23,20 +30,37 @@ def first_cfg(t):
     return next(c for c in t.configs() if t.try_build(c)[1] is None)
 
 
+class ReplayModel(KernelModel):
+    """Each state rebuilt by replaying its calls on a fresh build."""
+
+    def load(self, snap) -> Harness:
+        h = self.fresh()
+        h.replay([{"call": c, "args": list(a), "ret": r} for c, a, r in snap.trace])
+        return h
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--replay", action="store_true",
+                    help="also reach states by replay (slower), for comparison")
     args = ap.parse_args(argv)
-    print(f"{'target':10} {'reduction':9} {'states':>8} {'trans':>8} {'states/s':>9} "
-          f"{'seconds':>8}")
+    print(f"{'target':10} {'reduction':9} {'reached by':10} {'states':>8} {'trans':>8} "
+          f"{'states/s':>9} {'seconds':>8} {'cpu s':>8}")
+    models = [("restore", KernelModel)] + ([("replay", ReplayModel)] if args.replay
+                                           else [])
     for name in ("base", "reference"):
         t = TARGETS[name]
-        model = KernelModel(t, first_cfg(t))
+        cfg = first_cfg(t)
         for hashed in (True, False):
-            r = bfs(model, args.depth, hash_states=hashed)
-            print(f"{name:10} {'hash' if hashed else 'none':9} {r.states:>8} "
-                  f"{r.transitions:>8} {r.states / max(r.seconds, 1e-9):>9.0f} "
-                  f"{r.seconds:>8.2f}")
+            for how, cls in models:
+                cpu = time.process_time()
+                r = bfs(cls(t, cfg), args.depth, hash_states=hashed)
+                cpu = time.process_time() - cpu
+                print(f"{name:10} {'hash' if hashed else 'none':9} {how:10} "
+                      f"{r.states:>8} {r.transitions:>8} "
+                      f"{r.states / max(r.seconds, 1e-9):>9.0f} {r.seconds:>8.2f} "
+                      f"{cpu:>8.2f}")
     print()
     print(f"{'target':10} {'engine':9} {'first counterexample':>21} {'trace':>6}")
     for name in ("v2", "v3", "v5"):

@@ -99,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(cp)
     cp.add_argument("--out", metavar="DIR",
                     help="write each counterexample as JSON, a pytest file and SVG")
+    cp.add_argument("--graph", metavar="FILE",
+                    help="explore engine: write the state graph to FILE.dot or "
+                         "FILE.graphml (with several configurations, one file each, "
+                         "the target and configuration inserted before the suffix)")
     bp = sub.add_parser("bisect", help="the first patch of a series after which "
                                         "an invariant fails")
     bp.add_argument("series", help="v2, v3, v5 or a series file (*.py)")
@@ -298,6 +302,15 @@ def result_json(r) -> dict:
 def cmd_check(args) -> int:
     from .variants import resolve_target
     overrides = parse_config(args.config)
+    if args.graph:
+        from .graphs import check_suffix
+        if args.engine not in ("explore", "all"):
+            raise UsageError("--graph records the explore engine's states: use "
+                             "--engine explore or all")
+        try:
+            check_suffix(args.graph)
+        except ValueError as e:
+            raise UsageError(f"--graph {e}")
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
     progress = Progress(args)
     results = [check_target(t, args, overrides, progress) for t in targets]
@@ -307,6 +320,9 @@ def cmd_check(args) -> int:
         for t, r in zip(targets, results):
             paths = write_outputs(args.out, t.name, r["violations"], t.symbols, t.api)
             r["stats"]["files"] = paths
+    if args.graph:
+        from .graphs import export_check_graphs
+        export_check_graphs(args, targets, results, overrides)
     if args.json:
         print(json.dumps({"targets": [result_json(r) for r in results]}))
     else:

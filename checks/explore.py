@@ -3,13 +3,17 @@
 Stateright-style split: ``KernelModel`` says what the states and actions
 are (init_states, actions, next_state, properties); ``bfs`` explores any
 such model and never knows the kernel.  A state is the harness after a
-sequence of calls; it is reached by replaying those calls on a fresh build
-(the model is deterministic), and identified by a canonical hash of the
-kernel's state and the callers' ledger.  Reductions, both sound here:
-allocation handles are interchangeable (the ledger is hashed without its
-ids, sorted), and a set that has no order (PTEs, page tables, kmalloc
-objects, page contents) is hashed sorted; free lists keep their order,
-which decides what is handed out next.
+sequence of calls.  The frontier keeps each state as a snapshot (flat
+tuples, Harness.snapshot); a successor is computed by restoring its
+parent's snapshot and making one call, which gives the same state as
+replaying the whole sequence on a fresh build (the model is
+deterministic; tests/test_explore_graph.py checks it).  A state is
+identified by a canonical hash of the kernel's state and the callers'
+ledger.  Reductions, both sound here: allocation handles are
+interchangeable (the ledger is hashed without its ids, sorted), and a set
+that has no order (PTEs, page tables, kmalloc objects, page contents) is
+hashed sorted; free lists keep their order, which decides what is handed
+out next.
 
 Verdict strength: "exhaustive to depth D" over the action alphabet below,
 with distinct states and transitions counted.  A violation found at depth
@@ -21,13 +25,17 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
+import networkx as nx
+
 from vcpcheck.impl.clients.thread_info import THREAD_SIZE
 from vcpcheck.impl import gfp as _gfp
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
 from vcpcheck.spec import api
 
 from .clients import CLIENTS, available
-from .harness import Harness, HarnessError
+from .graphs import path_to
+from .harness import Harness, HarnessError, HarnessSnapshot
+from .report import format_args, format_ret
 from .stateful import Violation, signature
 
 
@@ -54,10 +62,40 @@ class KernelModel:
         return [()]                                    # the empty call sequence
 
     def realise(self, trace) -> Harness:
+        """The state after ``trace``, replayed on a fresh build."""
         h = self.fresh()
         for call, args in trace:
             getattr(h, call)(*args)
         return h
+
+    # Snapshots: bfs keeps states as save() and moves between them with load().
+    _work = None                                       # the harness load() reuses
+
+    def save(self, h: Harness) -> HarnessSnapshot:
+        return h.snapshot()
+
+    def load(self, snap: HarnessSnapshot) -> Harness:
+        """A harness in the state of ``snap``: the model's one working
+        harness, restored (valid until the next load)."""
+        if self._work is None:
+            self._work = self.fresh()
+        self._work.restore(snap)
+        return self._work
+
+    def step(self, h: Harness, action) -> None:
+        """Take ``action`` on ``h`` in place (HarnessError if refused)."""
+        call, args = action
+        getattr(h, call)(*args)
+
+    def key(self, snap: HarnessSnapshot):
+        return canonical_snapshot(snap)
+
+    def label(self, action) -> str:
+        """The action as the harness call a trace prints."""
+        call, args = action
+        if call == "client":
+            return f"client_{args[0]}({format_args('client', list(args[1:]))})"
+        return f"{call}({format_args(_KERNEL_NAMES.get(call, call), list(args))})"
 
     def actions(self, h: Harness):
         """The calls a caller may make now (spec/api.py), as (method, args)."""
@@ -115,22 +153,44 @@ class KernelModel:
         return h.violations()
 
 
+# The kernel's spelling of the harness methods (for printing a call).
+_KERNEL_NAMES = {"free_pages_struct": "__free_pages",
+                 "alloc_vcompound_addr": "__alloc_vcompound",
+                 "free_vcompound_addr": "__free_vcompound"}
+
+
 def canonical(h: Harness):
     """A hashable summary of the state; equal for states that behave alike."""
-    k = h.k
-    zones = tuple((tuple(z.head_next), tuple(z.nr_free), z.NR_FREE_PAGES) for z in k.zones)
-    vm = tuple((a.addr, a.size, a.flags, a.pages, a.nr_pages) for a in k.vmlist)
-    objs = tuple(sorted((o.addr, o.size, o.large_page, tuple(sorted(o.words.items())))
-                        for o in k.kmalloc_objs.values()))
-    mem = tuple(sorted((p, tuple(sorted(w.items()))) for p, w in k.pagemem.items()))
-    ctx = (k.ctx.hardirq, k.ctx.irqs_disabled, k.ctx.spin_depth)
+    return canonical_snapshot(h.snapshot())
+
+
+def canonical_snapshot(snap: HarnessSnapshot):
+    """canonical() of the harness ``snap`` was taken from.
+
+    The struct page arrays are the snapshot's own tuples (shared, not
+    copied).  Left out, as canonical() always did: the trace, ledger ids,
+    the free-list heads' prev links (the pages' lru links are in), the vm
+    areas' phys_addr/caller/descriptor, the kmalloc shim's free-slot stack
+    and high-water mark (which address the next object gets, out of an
+    arena no bound here fills) and freed set (which of two kfree reports a
+    bad free gets), the function-address table, and the events but for
+    the kinds of error.  Sorted, since their order means nothing: PTEs,
+    page tables, kmalloc objects, page contents, the ledger, observations.
+    """
+    k = snap.kernel
+    zones = tuple((head_next, nr_free, nr_free_pages)          # not head_prev
+                  for *_static, head_next, _prev, nr_free, nr_free_pages in k.zones)
+    vm = tuple(a[:5] for a in k.vmlist)              # addr, size, flags, pages, nr_pages
+    objs = tuple(sorted((addr, size, large, tuple(sorted(words)))
+                        for _key, addr, size, _gfp, large, words in k.kmalloc_objs))
+    mem = tuple(sorted((p, tuple(sorted(words))) for p, words in k.pagemem))
     errors = tuple(sorted({(e.kind, e.function) for e in k.events if e.is_error()}))
-    return (tuple(k.flags), tuple(k._count), tuple(k._mapcount), tuple(k.private),
-            tuple(k.mapping), tuple(k.lru_next), tuple(k.lru_prev), zones, vm,
-            tuple(sorted(k.ptes.items())), tuple(sorted(k.pgtables.items())), objs, mem,
-            ctx, tuple(k.workqueue), k.fail_page_alloc, k.fail_pt_alloc, k.fail_kmalloc,
-            errors, h.dead, h.ledger.canonical(), tuple(sorted(h.ledger.observations)),
-            tuple(sorted(k.page_address_map.items())))
+    return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,
+            k.lru_prev, zones, vm, tuple(sorted(k.ptes)), tuple(sorted(k.pgtables)),
+            objs, mem, k.ctx, k.workqueue, k.fail_page_alloc, k.fail_pt_alloc,
+            k.fail_kmalloc, errors, snap.dead,
+            tuple(sorted(a for _id, a in snap.ledger_items)),
+            tuple(sorted(snap.observations)), tuple(sorted(k.page_address_map)))
 
 
 # --- the checker (knows nothing of the kernel) ----------------------------------------------
@@ -144,56 +204,101 @@ class ExploreResult:
     complete: bool = True
     seconds: float = 0.0
     strength: str = ""
+    # With bfs(graph=True): the state graph, a networkx MultiDiGraph.  Nodes
+    # are the states numbered in BFS order (the initial states first), with
+    # their depth, whether they violate an invariant (and which), and
+    # whether the kernel oopsed; edges are the transitions, with the call
+    # (``label``, and ``action`` as the model's tuple), what it returned,
+    # and ``tree``: True on the one edge each state was first reached by.
+    graph: object = None
 
 
-def bfs(model, depth, budget=None, hash_states=True, stop_after=None):
+def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=False):
     """Explore every state reachable in ``depth`` actions.
 
-    Returns the first violation of each signature, each with a shortest
-    trace; ``hash_states=False`` turns the state reduction off (for the
-    benchmark).  ``complete`` is False if the budget ran out.
+    The model gives states and actions (init_states, actions, properties,
+    next_state on traces) and snapshots (realise a trace, save, load,
+    step, key); a state waits in the frontier as its snapshot, and each
+    successor is its parent's snapshot loaded plus one step.  Returns the
+    first violation of each signature, each with a shortest trace (empty
+    for the initial state, which is checked too);
+    ``hash_states=False`` turns the state reduction off (for the
+    benchmark).  ``complete`` is False if the budget ran out.  With
+    ``graph``, the state graph is recorded in the result and each trace is
+    read back from it (networkx.shortest_path over the BFS tree).
     """
     start = time.monotonic()
     res = ExploreResult(depth=depth)
-    seen, found = set(), {}
-    frontier = deque((t, 0) for t in model.init_states())
-    for t in model.init_states():
-        h = model.realise(t)
-        seen.add(canonical(h))
+    seen, found = {}, {}                  # key -> state number; signature -> first
+    roots = {}                            # state number -> trace, of initial states
+    g = res.graph = nx.MultiDiGraph() if graph else None
+    frontier = deque()
+    for trace in model.init_states():
+        h = model.realise(trace)
+        snap = model.save(h)
+        key = model.key(snap) if hash_states else (trace,)
+        if key in seen:
+            continue
+        node = seen[key] = res.states
+        roots[node] = trace
         res.states += 1
+        _discovered(model, h, node, 0, trace, found, g)
+        if not h.dead and depth > 0:
+            frontier.append((trace, 0, snap, node))
     while frontier:
         if budget is not None and time.monotonic() - start > budget:
             res.complete = False
             break
-        trace, d = frontier.popleft()
-        if d >= depth:
-            continue
-        parent = model.realise(trace)
-        for action in model.actions(parent):
-            nxt = model.next_state(trace, action)
+        trace, d, snap, node = frontier.popleft()
+        h = model.load(snap)
+        fresh = True                      # h is still the parent, untouched
+        for action in model.actions(h):
+            if not fresh:
+                h = model.load(snap)
+            fresh = False
             try:
-                h = model.realise(nxt)
+                model.step(h, action)
             except HarnessError:
                 continue
             res.transitions += 1
-            key = canonical(h) if hash_states else (nxt,)
-            if key in seen:
+            nxt = model.next_state(trace, action)
+            expand = not h.dead and d + 1 < depth
+            child = model.save(h) if hash_states or expand else None
+            key = model.key(child) if hash_states else (nxt,)
+            num = seen.setdefault(key, res.states)      # one hash of the key
+            new = num == res.states
+            if g is not None:
+                g.add_edge(node, num, action=action, label=model.label(action),
+                           ret=format_ret(h.trace[-1]["ret"]), tree=new)
+            if not new:
                 continue
-            seen.add(key)
             res.states += 1
-            for inv, msg in model.properties(h):
-                sig = signature(inv, msg)
-                if sig not in found:
-                    found[sig] = (inv, msg, nxt)
-            if not h.dead:
-                frontier.append((nxt, d + 1))
+            _discovered(model, h, num, d + 1, nxt, found, g)
+            if expand:
+                frontier.append((nxt, d + 1, child, num))
         if stop_after and len(found) >= stop_after:
             res.complete = False
             break
     res.seconds = time.monotonic() - start
-    for inv, msg, t in found.values():
+    for inv, msg, t, node in found.values():
+        if g is not None:
+            path = path_to(g, node)
+            t = roots[path[0][0] if path else node] + tuple(a for _u, _v, a in path)
         res.violations.append((inv, msg, t))
     return res
+
+
+def _discovered(model, h, node, depth, trace, found, g):
+    """Check a new state's properties; note its node in the graph."""
+    problems = model.properties(h)
+    for inv, msg in problems:
+        sig = signature(inv, msg)
+        if sig not in found:
+            found[sig] = (inv, msg, trace, node)
+    if g is not None:
+        g.add_node(node, depth=depth, violates=bool(problems),
+                   invariants=",".join(sorted({inv for inv, _m in problems})),
+                   dead=bool(h.dead))
 
 
 def trace_entries(model, trace):
@@ -201,10 +306,11 @@ def trace_entries(model, trace):
     return [dict(e) for e in model.realise(trace).trace]
 
 
-def run_explore(target, cfg, depth=3, budget=None) -> ExploreResult:
-    """Explore one build; violations come back as Violation records."""
+def run_explore(target, cfg, depth=3, budget=None, graph=False) -> ExploreResult:
+    """Explore one build; violations come back as Violation records.  With
+    ``graph``, ``res.graph`` is the state graph (see ExploreResult)."""
     model = KernelModel(target, cfg)
-    res = bfs(model, depth, budget)
+    res = bfs(model, depth, budget, graph=graph)
     bound = (f"depth {depth}, {cfg.mem_pages} pages, MAX_ORDER "
              f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages")
     res.strength = (f"exhaustive to {bound}: {res.states} states, "

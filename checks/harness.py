@@ -11,6 +11,7 @@ dead (further calls are refused).
 from __future__ import annotations
 
 import traceback
+from collections import namedtuple
 from dataclasses import replace
 
 from vcpcheck.impl import memory
@@ -33,6 +34,11 @@ DEFAULT_API = {
     "free_vcompound": lambda k, page, order: k.call("free_vcompound", page),
     "head_page": "vcompound_head_page",
 }
+
+
+# Harness.snapshot(): the kernel's snapshot and the callers' side.
+HarnessSnapshot = namedtuple("HarnessSnapshot", (
+    "kernel", "ledger_items", "ledger_next_id", "observations", "trace", "dead"))
 
 
 class HarnessError(Exception):
@@ -149,6 +155,29 @@ class Harness:
 
     def violations(self, invariants=None):
         return check_all(self.k, self.ledger, invariants)
+
+    # -- snapshots (the explore engine restores instead of replaying) -----------
+    def snapshot(self) -> HarnessSnapshot:
+        """The kernel's snapshot plus the callers' side: the ledger (ids and
+        their order included), its observations, the trace and the dead
+        flag.  Immutable as Kernel.snapshot is, except that an argument or
+        return value of a trace entry (a list, for vmap) is shared: an entry
+        is never changed after its call returned."""
+        led = self.ledger
+        return HarnessSnapshot(
+            self.k.snapshot(), tuple(led.items.items()), led.next_id,
+            tuple(led.observations),
+            tuple((e["call"], tuple(e["args"]), e["ret"]) for e in self.trace),
+            self.dead)
+
+    def restore(self, snap: HarnessSnapshot) -> None:
+        """Put this harness (of the same build) in the state of ``snap``."""
+        ksnap, items, next_id, observations, trace, self.dead = snap
+        self.k.restore(ksnap)
+        self.ledger = Ledger(dict(items))
+        self.ledger.next_id = next_id
+        self.ledger.observations = list(observations)
+        self.trace = [{"call": c, "args": list(a), "ret": r} for c, a, r in trace]
 
     def _take(self, kind, handle):
         i = self.ledger.find(kind, handle)

@@ -12,7 +12,7 @@ in the kernel.
 """
 from __future__ import annotations
 
-import copy
+from collections import namedtuple
 from dataclasses import dataclass, field
 from types import MethodType
 
@@ -108,6 +108,17 @@ class KmallocObject:
     gfp: int
     large_page: int | None = None    # pfn when served by kmalloc_large
     words: dict = field(default_factory=dict)
+
+
+# Kernel.snapshot(): the attributes of Kernel._STATE in that order, each as a
+# tuple (dicts as their items in insertion order, records as their fields);
+# a leading underscore dropped from the field name.
+KernelSnapshot = namedtuple("KernelSnapshot", (
+    "flags", "count", "mapcount", "private", "mapping", "lru_next", "lru_prev",
+    "pagemem", "zones", "vmlist", "pgtables", "ptes", "page_address_map",
+    "kmalloc_objs", "kmalloc_next", "kmalloc_free_slots", "freed_kmalloc", "ctx",
+    "events", "workqueue", "system_state", "fail_page_alloc", "fail_pt_alloc",
+    "fail_kmalloc", "tainted", "calls", "func_names"))
 
 
 class Kernel:
@@ -280,19 +291,70 @@ class Kernel:
         return off // self.SIZEOF_STRUCT_PAGE
 
     # -- snapshots ------------------------------------------------------------
-    _STATE = ("flags", "_count", "_mapcount", "private", "mapping",
-              "lru_next", "lru_prev", "pagemem", "zones", "vmlist",
-              "pgtables", "ptes", "page_address_map", "kmalloc_objs",
-              "kmalloc_next", "kmalloc_free_slots", "freed_kmalloc", "ctx", "events",
-              "workqueue", "system_state",
-              "fail_page_alloc", "fail_pt_alloc", "fail_kmalloc", "tainted")
+    # Every attribute a kernel call may change; the rest of __dict__ is fixed
+    # at boot (config, constants, the bound symbol table).
+    _STATE = ("flags", "_count", "_mapcount", "private", "mapping", "lru_next",
+              "lru_prev", "pagemem", "zones", "vmlist", "pgtables", "ptes",
+              "page_address_map", "kmalloc_objs", "kmalloc_next", "kmalloc_free_slots",
+              "freed_kmalloc", "ctx", "events", "workqueue", "system_state",
+              "fail_page_alloc", "fail_pt_alloc", "fail_kmalloc", "tainted", "calls",
+              "_func_names")
 
-    def snapshot(self) -> dict:
-        return {name: copy.deepcopy(getattr(self, name)) for name in self._STATE}
+    def snapshot(self) -> KernelSnapshot:
+        """The mutable state as nested tuples of ints, strings and frozen
+        records: immutable, so one snapshot may be restored any number of
+        times and its parts shared (the explore engine hashes them).  Dicts
+        keep their insertion order, so a restored kernel iterates exactly
+        as the one the snapshot was taken from (the one set, of freed
+        kmalloc addresses, is only ever tested, and is kept sorted, so equal
+        states have equal snapshots); records are flattened by
+        field (Zone, VmStruct, KmallocObject), which fails loudly on
+        restore if anything added an attribute to one."""
+        c = self.ctx
+        return KernelSnapshot(
+            tuple(self.flags), tuple(self._count), tuple(self._mapcount),
+            tuple(self.private), tuple(self.mapping), tuple(self.lru_next),
+            tuple(self.lru_prev),
+            tuple((p, tuple(w.items())) for p, w in self.pagemem.items()),
+            tuple((z.name, z.idx, z.zone_start_pfn, z.spanned_pages, z.max_order,
+                   z.pages_min, tuple(z.head_next), tuple(z.head_prev),
+                   tuple(z.nr_free), z.NR_FREE_PAGES) for z in self.zones),
+            tuple(tuple(vars(a).values()) for a in self.vmlist),
+            tuple(self.pgtables.items()), tuple(self.ptes.items()),
+            tuple(self.page_address_map.items()),
+            tuple((key, o.addr, o.size, o.gfp, o.large_page, tuple(o.words.items()))
+                  for key, o in self.kmalloc_objs.items()),
+            self.kmalloc_next, tuple(self.kmalloc_free_slots),
+            tuple(sorted(self.freed_kmalloc)), (c.hardirq, c.irqs_disabled, c.spin_depth),
+            tuple(self.events), tuple(self.workqueue), self.system_state,
+            self.fail_page_alloc, self.fail_pt_alloc, self.fail_kmalloc,
+            self.tainted, self.calls, tuple(self._func_names))
 
-    def restore(self, snap: dict) -> None:
-        for name, value in snap.items():
-            setattr(self, name, copy.deepcopy(value))
+    def restore(self, snap: KernelSnapshot) -> None:
+        """Put the kernel back in the state ``snapshot()`` returned (of a
+        kernel of the same build); ``snap`` itself is not changed."""
+        (flags, count, mapcount, private, mapping, lru_next, lru_prev, pagemem,
+         zones, vmlist, pgtables, ptes, pam, kobjs, self.kmalloc_next, free_slots,
+         freed, ctx, events, workqueue, self.system_state, self.fail_page_alloc,
+         self.fail_pt_alloc, self.fail_kmalloc, self.tainted, self.calls,
+         func_names) = snap
+        self.flags, self._count, self._mapcount = list(flags), list(count), list(mapcount)
+        self.private, self.mapping = list(private), list(mapping)
+        self.lru_next, self.lru_prev = list(lru_next), list(lru_prev)
+        self.pagemem = {p: dict(w) for p, w in pagemem}
+        self.zones = [Zone(*z[:6], list(z[6]), list(z[7]), list(z[8]), z[9])
+                      for z in zones]
+        self.vmlist = [VmStruct(*a) for a in vmlist]
+        self.pgtables, self.ptes = dict(pgtables), dict(ptes)
+        self.page_address_map = dict(pam)
+        self.kmalloc_objs = {key: KmallocObject(addr, size, gfp, large, dict(words))
+                             for key, addr, size, gfp, large, words in kobjs}
+        self.kmalloc_free_slots, self.freed_kmalloc = list(free_slots), set(freed)
+        self.ctx = Context(*ctx)
+        self.events, self.workqueue = list(events), list(workqueue)
+        self._func_names = list(func_names)
+        base = FUNC_TEXT_BASE[self.BITS]
+        self._func_addr = {name: base + 16 * i for i, name in enumerate(func_names)}
 
     # -- small conveniences used by every module ------------------------------
     def current_comm(self) -> str:
