@@ -103,7 +103,8 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
         if r == z3.unknown:
             return Outcome("unknown", ob, len(paths), time.monotonic() - t0,
                            f"z3: {s.reason_unknown()}")
-        values = {n: _value(s.model(), v) for n, v in ob.inputs.items()}
+        values = _smallest(ob, p, ok, timeout_ms, seed) or {
+            n: _value(s.model(), v) for n, v in ob.inputs.items()}
         problem = ob.replay(values)
         shown = ", ".join(f"{n}={v:#x}" for n, v in values.items())
         if problem is None:
@@ -113,6 +114,23 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
         return Outcome("refuted", ob, len(paths), time.monotonic() - t0,
                        f"{problem} (z3: {shown}; replayed on the model)", values)
     return Outcome("proved", ob, len(paths), time.monotonic() - t0)
+
+
+def _smallest(ob, path, ok, timeout_ms, seed):
+    """The least counterexample on this path, inputs minimised in order:
+    the same whatever model z3 happened to find first (determinism), and
+    the easiest to read (the first offset that fails)."""
+    opt = z3.Optimize()
+    opt.set("timeout", timeout_ms)
+    opt.set("priority", "lex")
+    opt.add(*[d.b if hasattr(d, "b") else d for d in ob.domain], *path.cond)
+    if ok is not False:
+        opt.add(z3.Not(ok))
+    for v in ob.inputs.values():
+        opt.minimize(v.e)
+    if opt.check() != z3.sat:
+        return None
+    return {n: _value(opt.model(), v) for n, v in ob.inputs.items()}
 
 
 def _concrete(fn, *args):
@@ -417,6 +435,8 @@ class SmtResult:
     paths: int = 0
     states: int = 0
     depth: int = 1
+    flag_states: int = 0
+    flag_depth: int = 2
     complete: bool = True
     seconds: float = 0.0
     strength: str = ""
@@ -429,13 +449,13 @@ class SmtResult:
 
 
 def reachable(model, depth, budget=None, start=None):
-    """(trace, harness) of every distinct state within ``depth`` calls."""
+    """(trace, harness, calls) of every distinct state within ``depth`` calls."""
     start = start or time.monotonic()
     seen, level = set(), [()]
     h0 = model.realise(())
     seen.add(canonical(h0))
-    yield (), h0
-    for _d in range(depth):
+    yield (), h0, 0
+    for d in range(depth):
         nxt = []
         for trace in level:
             parent = model.realise(trace)
@@ -451,10 +471,14 @@ def reachable(model, depth, budget=None, start=None):
                 if key in seen:
                     continue
                 seen.add(key)
-                yield t, h
+                yield t, h, d + 1
                 if not h.dead:
                     nxt.append(t)
         level = nxt
+
+
+def _calls(n):
+    return f"{n} call{'s' if n != 1 else ''}"
 
 
 def state_problems(h, queries=QUERIES, seed=0) -> list[tuple[str, str]]:
@@ -486,17 +510,22 @@ class _Stop(Exception):
 
 
 def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
-            stop_after=None, timings=None) -> SmtResult:
-    """Decide every query instance on the states within ``depth`` calls.
+            stop_after=None, timings=None, flag_depth=None) -> SmtResult:
+    """Decide every query instance on the states within ``depth`` calls;
+    the flag words are gathered from the states within ``flag_depth``
+    calls (default depth + 1: gathering is cheap, one query per role and
+    predicate decides them all).
 
     ``stop_after``: stop after that many refutations (the verdict is then
     partial).  ``timings``: a dict that collects, per query, the seconds
     each obligation took (for bench/).
     """
+    flag_depth = depth + 1 if flag_depth is None else max(flag_depth, depth)
     start = time.monotonic()
     model = KernelModel(target, cfg)
     res = SmtResult(depth=depth)
     words = FlagWords()
+    flag_states = 0
     found: dict = {}
 
     def settle(ob):
@@ -519,7 +548,12 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
             res.unknown.append(f"{ob.query}: {ob.what}: {o.message}")
 
     try:
-        for trace, h in reachable(model, depth, budget, start):
+        for trace, h, calls in reachable(model, flag_depth, budget, start):
+            if "page_flags_match_roles" in queries and not h.dead:
+                words.add(h, trace)
+                flag_states += 1
+            if calls > depth:
+                continue
             res.states += 1
             entries = _trace_entries(h)
             obs = []
@@ -532,8 +566,6 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
             if {"addresses_resolve_to_head", "addresses_resolve_to_page"} & set(queries):
                 obs.extend(o for o in resolve_obligations(model, h, entries)
                            if o.query in queries)
-            if "page_flags_match_roles" in queries:
-                words.add(h, trace)
             for ob in obs:
                 settle(ob)
         if "page_flags_match_roles" in queries:
@@ -544,12 +576,14 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
     res.complete = res.complete and not res.unknown
     res.seconds = time.monotonic() - start
     c = res.counts()
-    bound = (f"states within {depth} call{'s' if depth != 1 else ''}, {cfg.mem_pages} "
-             f"pages, MAX_ORDER {cfg.FORCE_MAX_ZONEORDER}")
+    res.flag_states = flag_states
+    res.flag_depth = flag_depth
     res.strength = (f"{'decided' if res.complete else 'partly decided'} by z3 for all "
-                    f"addresses, offsets, pfns, orders and flag words of {res.states} "
-                    f"{bound}: {c['proved']} proved, {c['refuted']} refuted, "
-                    f"{c['unknown']} unknown")
+                    f"addresses, offsets, pfns and orders of the {res.states} states "
+                    f"within {_calls(depth)} and all flag words of the {flag_states} "
+                    f"live states within {_calls(flag_depth)} ({cfg.mem_pages} pages, "
+                    f"MAX_ORDER {cfg.FORCE_MAX_ZONEORDER}): {c['proved']} proved, "
+                    f"{c['refuted']} refuted, {c['unknown']} unknown")
     for o in found.values():
         entries = o.obligation.trace
         res.violations.append(Violation(o.obligation.query, o.message, entries, cfg,

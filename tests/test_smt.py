@@ -185,7 +185,7 @@ def test_symbolic_runs_agree_with_the_concrete_model(name, opts):
     cfg = cfg_of(name, **opts)
     model = KernelModel(t, cfg)
     compared = 0
-    for trace, h in smt.reachable(model, 1):
+    for trace, h, _calls in smt.reachable(model, 1):
         if h.dead:
             continue
         k = h.k
@@ -214,7 +214,7 @@ def test_flag_predicates_agree_with_the_concrete_model():
     cfg = cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=True)
     model = KernelModel(t, cfg)
     words = smt.FlagWords()
-    for trace, h in smt.reachable(model, 1):
+    for trace, h, _calls in smt.reachable(model, 1):
         if not h.dead:
             words.add(h, trace)
     checked = 0
@@ -241,6 +241,7 @@ def test_reference_is_proved(opts):
     assert r.violations == [] and r.unknown == [] and r.complete
     assert c["refuted"] == 0 and c["unknown"] == 0 and c["proved"] > 50
     assert r.strength.startswith("decided by z3 for all addresses")
+    assert "all flag words of the" in r.strength and "within 2 calls" in r.strength
 
 
 PROBE = re.compile(r"^(\w+)\((0x[0-9a-f]+)\) is pfn (\d+), .* is pfn (\d+)")
