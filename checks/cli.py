@@ -34,7 +34,7 @@ from .timeouts import Hang
 from .traces import TraceFileError
 from .variants import VariantError
 
-ENGINES = ("stateful", "explore")
+ENGINES = ("stateful", "explore", "smt")
 
 
 class UsageError(Exception):
@@ -64,7 +64,8 @@ def parse_config(pairs: list[str]) -> dict:
 def _run_options(p, examples=100):
     p.add_argument("--engine", default="all", choices=ENGINES + ("all",),
                    help="stateful (Hypothesis, sampled), explore (BFS, exhaustive "
-                        "to --depth) or all")
+                        "to --depth), smt (z3 queries over the target's own code "
+                        "on the states within --smt-depth calls) or all")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="Kconfig option or model parameter (repeatable)")
     p.add_argument("--seed", type=int, default=0)
@@ -79,6 +80,9 @@ def _run_options(p, examples=100):
                    help="configurations checked in parallel (processes)")
     p.add_argument("--depth", type=int, default=2,
                    help="explore engine: every call sequence up to this length")
+    p.add_argument("--smt-depth", type=int, default=1,
+                   help="smt engine: decide its queries on every state within "
+                        "this many calls")
     p.add_argument("--call-timeout", type=float, default=10.0,
                    help="seconds one kernel call may take (a hang is an error)")
     p.add_argument("--json", action="store_true")
@@ -151,9 +155,10 @@ def colour(text, verdict):
 # --- check -------------------------------------------------------------------------------------
 
 def run_engines(target, cfg, engine, seed, examples, rounds, depth, budget,
-                call_timeout):
+                call_timeout, smt_depth=1):
     """{engine name: result} for one configuration."""
     from .explore import run_explore
+    from .smt import run_smt
     out = {}
     if engine in ("stateful", "all"):
         out["stateful"] = run_stateful(target, cfg, seed=seed, max_examples=examples,
@@ -161,6 +166,8 @@ def run_engines(target, cfg, engine, seed, examples, rounds, depth, budget,
                                        call_timeout=call_timeout)
     if engine in ("explore", "all"):
         out["explore"] = run_explore(target, cfg, depth=depth, budget=budget)
+    if engine in ("smt", "all"):
+        out["smt"] = run_smt(target, cfg, depth=smt_depth, budget=budget, seed=seed)
     return out
 
 
@@ -181,7 +188,7 @@ def run_configs(target, cfgs, args, start):
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
             futures = [pool.submit(_run_one, target.name, cfg, *rest, left,
-                                   args.call_timeout) for cfg in cfgs]
+                                   args.call_timeout, args.smt_depth) for cfg in cfgs]
             for cfg, fut in zip(cfgs, futures):
                 yield cfg, fut.result()
         return
@@ -190,7 +197,8 @@ def run_configs(target, cfgs, args, start):
         if left <= 0:
             yield cfg, None
             continue
-        yield cfg, run_engines(target, cfg, *rest, left, args.call_timeout)
+        yield cfg, run_engines(target, cfg, *rest, left, args.call_timeout,
+                               args.smt_depth)
 
 
 def check_target(target, args, overrides, progress=None) -> dict:
@@ -210,6 +218,7 @@ def check_target(target, args, overrides, progress=None) -> dict:
         else:
             runnable.append(cfg)
     explored, partial = [], False
+    smt = {"proved": 0, "refuted": 0, "unknown": 0, "states": 0, "unknown_reasons": []}
     for cfg, results in run_configs(target, runnable, args, start):
         if results is None:
             stopped_by_budget = True
@@ -228,6 +237,16 @@ def check_target(target, args, overrides, progress=None) -> dict:
             explored.append(e)
             partial |= not e.complete
             violations.extend(_shortest_first(e.violations, violations))
+        z = results.get("smt")
+        if z is not None:
+            for key, n in z.counts().items():
+                smt[key] += n
+            smt["states"] += z.states
+            smt["unknown_reasons"].extend(f"[{cfg.short()}] {u}" for u in z.unknown)
+            if not z.complete and not z.unknown:
+                smt["unknown_reasons"].append(f"[{cfg.short()}] the budget ran out")
+            partial |= not z.complete
+            violations.extend(_shortest_first(z.violations, violations))
         done += 1
         if progress:
             progress.show(f"{target.name}: {done}/{len(runnable)} configurations, "
@@ -250,6 +269,11 @@ def check_target(target, args, overrides, progress=None) -> dict:
         kind = "partial" if partial else "exhaustive"
         parts.append(f"{kind} to depth {args.depth}: {states} states, "
                      f"{sum(x.transitions for x in explored)} transitions")
+    if args.engine in ("smt", "all"):
+        parts.append(f"decided by z3 on {smt['states']} states within "
+                     f"{args.smt_depth} call{'s' if args.smt_depth != 1 else ''}: "
+                     f"{smt['proved']} proved, {smt['refuted']} refuted, "
+                     f"{smt['unknown']} unknown")
     strength = (f"{'; '.join(parts)} over {done} of {buildable} buildable "
                 f"configurations")
     return {"target": target.name, "verdict": verdict, "violations": violations,
@@ -258,17 +282,34 @@ def check_target(target, args, overrides, progress=None) -> dict:
                       "states": sum(x.states for x in explored),
                       "transitions": sum(x.transitions for x in explored),
                       "configs_checked": done, "configs": len(configs),
+                      "smt": smt if args.engine in ("smt", "all") else None,
                       "unbuildable": unbuildable,
                       "seconds": round(time.monotonic() - start, 2),
                       "seed": args.seed}}
 
 
 def _shortest_first(found, already):
-    """The explore engine's violations whose signature the stateful engine
-    has not reported already (its traces are shortest by construction)."""
+    """Merge another engine's violations into ``already``: one report per
+    configuration and signature, with the shorter trace.
+
+    A violation ``already`` holds with a longer trace than the one found is
+    replaced where it stands (in place: explore's shortest trace wins over
+    the stateful engine's minimised one when it is shorter); the found ones
+    of new signatures are returned, to be appended.  On a tie the earlier
+    report stays.
+    """
     from .stateful import signature
-    have = {(v.config, signature(v.invariant, v.message)) for v in already}
-    return [v for v in found if (v.config, signature(v.invariant, v.message)) not in have]
+    key = lambda v: (v.config, signature(v.invariant, v.message))  # noqa: E731
+    index = {key(v): i for i, v in enumerate(already)}
+    new = {}
+    for v in found:
+        k = key(v)
+        if k in index:
+            if len(v.trace) < len(already[index[k]].trace):
+                already[index[k]] = v
+        elif k not in new or len(v.trace) < len(new[k].trace):
+            new[k] = v
+    return list(new.values())
 
 
 def print_text(result) -> None:
@@ -277,6 +318,8 @@ def print_text(result) -> None:
           + f" ({st['strength']}; {st['seconds']}s; seed {st['seed']})")
     for u in st["unbuildable"]:
         print(f"  unbuildable [{u['config']}]: {u['reason']}")
+    for reason in (st.get("smt") or {}).get("unknown_reasons", []):
+        print(f"  unknown (smt, not a pass): {reason}")
     groups: dict = {}
     for v in result["violations"]:
         groups.setdefault((v.config, json.dumps(v.trace)), []).append(v)
