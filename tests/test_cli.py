@@ -189,6 +189,7 @@ def test_compare_a_target_with_itself_is_the_same(capsys):
 def test_out_writes_json_pytest_and_svg_then_replay(capsys, tmp_path):
     out_dir = tmp_path / "out"
     code, _out, _err = run(capsys, "check", "v3:01", "--out", str(out_dir),
+                           "--engine", "stateful",
                            "--config", "ARCH=x86_64", "--config", "PREEMPT=n",
                            "--examples", "100", "--rounds", "1", "--jobs", "1")
     assert code == 1
