@@ -30,6 +30,7 @@ refutation that did not replay): never a pass.  Solver seeds are fixed.
 from __future__ import annotations
 
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -41,7 +42,7 @@ from vcpcheck.impl.kernel import KernelOops
 from vcpcheck.spec.invariants import area_pages, free_map
 from vcpcheck.spec.vcompound import object_layout
 
-from .explore import KernelModel, canonical
+from .explore import KernelModel
 from .harness import HarnessError
 from .stateful import Violation
 from .symbolic import Sym, SymbolicError, explore_paths, symbol, term
@@ -449,32 +450,40 @@ class SmtResult:
 
 
 def reachable(model, depth, budget=None, start=None):
-    """(trace, harness, calls) of every distinct state within ``depth`` calls."""
+    """(trace, harness, calls) of every distinct state within ``depth``
+    calls, breadth first: each successor is its parent's snapshot restored
+    plus one call (the explore engine's model; no invariant checks here)."""
     start = start or time.monotonic()
-    seen, level = set(), [()]
-    h0 = model.realise(())
-    seen.add(canonical(h0))
-    yield (), h0, 0
-    for d in range(depth):
-        nxt = []
-        for trace in level:
-            parent = model.realise(trace)
-            for action in model.actions(parent):
-                if budget is not None and time.monotonic() - start > budget:
-                    raise TimeoutError
-                t = model.next_state(trace, action)
-                try:
-                    h = model.realise(t)
-                except HarnessError:
-                    continue
-                key = canonical(h)
-                if key in seen:
-                    continue
-                seen.add(key)
-                yield t, h, d + 1
-                if not h.dead:
-                    nxt.append(t)
-        level = nxt
+    seen, frontier = set(), deque()
+    for trace in model.init_states():
+        h = model.realise(trace)
+        snap = model.save(h)
+        key = model.key(snap)
+        if key in seen:
+            continue
+        seen.add(key)
+        yield trace, h, 0
+        if not h.dead and depth > 0:
+            frontier.append((trace, 0, snap))
+    while frontier:
+        trace, d, snap = frontier.popleft()
+        for action in model.actions(model.load(snap)):
+            if budget is not None and time.monotonic() - start > budget:
+                raise TimeoutError
+            h = model.load(snap)
+            try:
+                model.step(h, action)
+            except HarnessError:
+                continue
+            child = model.save(h)
+            key = model.key(child)
+            if key in seen:
+                continue
+            seen.add(key)
+            t = model.next_state(trace, action)
+            yield t, h, d + 1
+            if not h.dead and d + 1 < depth:
+                frontier.append((t, d + 1, child))
 
 
 def _calls(n):

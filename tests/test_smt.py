@@ -233,7 +233,8 @@ def test_flag_predicates_agree_with_the_concrete_model():
 
 @pytest.mark.parametrize("opts", [
     dict(ARCH="x86_64", PAGEFLAGS_EXTENDED=False, VFALLBACK_ALWAYS=True),
-    dict(ARCH="i386", HIGHMEM=True, PAGEFLAGS_EXTENDED=True, VFALLBACK_ALWAYS=False),
+    pytest.param(dict(ARCH="i386", HIGHMEM=True, PAGEFLAGS_EXTENDED=True,
+                      VFALLBACK_ALWAYS=False), marks=pytest.mark.slow),
 ])
 def test_reference_is_proved(opts):
     r = smt.run_smt(TARGETS["reference"], cfg_of("reference", **opts), depth=1)
@@ -260,7 +261,8 @@ def test_v3_physical_path_is_refuted_with_a_replayed_counterexample():
     """V3 04/14 asks the buddy allocator without __GFP_COMP: page 1's
     addresses resolve to page 1, not the head."""
     t = TARGETS["v3"]
-    r = smt.run_smt(t, cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=False), depth=1)
+    r = smt.run_smt(t, cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=False), depth=1,
+                    flag_depth=1)
     res = [v for v in r.violations if v.invariant == "addresses_resolve_to_head"]
     assert res and all("replayed on the model" in v.message for v in res)
     assert all(_replays(v, t) for v in res)
@@ -285,7 +287,8 @@ def test_v3_fallback_pages_test_as_head_and_tail_and_swap_cache():
 
 def test_v5_physical_path_is_refuted_and_extended_flags_are_proved():
     t = TARGETS["v5"]
-    r = smt.run_smt(t, cfg_of("v5", ARCH="x86_64", VIRTUALIZE_ALWAYS=False), depth=1)
+    r = smt.run_smt(t, cfg_of("v5", ARCH="x86_64", VIRTUALIZE_ALWAYS=False), depth=1,
+                    flag_depth=1)
     assert any(v.invariant == "addresses_resolve_to_head" for v in r.violations)
     assert all(_replays(v, t) for v in r.violations
                if v.invariant == "addresses_resolve_to_head")
@@ -327,7 +330,7 @@ MUST_FAIL = [
 def test_smt_refutes_each_broken_kernel(name, fn, query):
     target = _broken(name, fn)
     cfg = target.configs()[0]
-    r = smt.run_smt(target, cfg, depth=1)
+    r = smt.run_smt(target, cfg, depth=1, flag_depth=1)
     hits = [v for v in r.violations if v.invariant == query]
     assert hits, [v.message for v in r.violations]
     assert all("replayed on the model" in v.message for v in hits)
@@ -335,15 +338,15 @@ def test_smt_refutes_each_broken_kernel(name, fn, query):
 
 def test_base_is_proved():
     t = TARGETS["base"]
-    r = smt.run_smt(t, t.configs()[0], depth=1)
+    r = smt.run_smt(t, t.configs()[0], depth=1, flag_depth=1)
     assert r.violations == [] and r.complete and r.counts()["proved"] > 20
 
 
 def test_same_seed_same_verdict_and_messages():
     t = TARGETS["v3"]
     cfg = cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=False)
-    a = smt.run_smt(t, cfg, depth=1, seed=3)
-    b = smt.run_smt(t, cfg, depth=1, seed=3)
+    a = smt.run_smt(t, cfg, depth=1, seed=3, flag_depth=1)
+    b = smt.run_smt(t, cfg, depth=1, seed=3, flag_depth=1)
     assert [(v.invariant, v.message, v.trace) for v in a.violations] == \
         [(v.invariant, v.message, v.trace) for v in b.violations]
     assert a.counts() == b.counts()
