@@ -115,6 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("a")
     mp.add_argument("b")
     _run_options(mp, examples=200)
+    gp = sub.add_parser("graph", help="write a series' patch-dependency graph")
+    gp.add_argument("series", help="v2, v3, v5 or reference")
+    gp.add_argument("--out", required=True, metavar="FILE.dot|FILE.graphml")
     rp = sub.add_parser("replay", help="re-execute a trace file")
     rp.add_argument("file")
     rp.add_argument("--target", help="replay on this target instead of the file's")
@@ -488,8 +491,22 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_graph(args) -> int:
+    from .graphs import check_suffix, patch_graph, write_graph
+    try:
+        check_suffix(args.out)
+        g = patch_graph(args.series)
+        write_graph(g, args.out)
+    except ValueError as e:
+        raise UsageError(f"graph: {e}")
+    except OSError as e:
+        raise UsageError(f"graph: {args.out}: {e.strerror}")
+    print(f"{args.out}: {g.number_of_nodes()} patches, {g.number_of_edges()} dependencies")
+    return 0
+
+
 COMMANDS = {"list": cmd_list, "check": cmd_check, "bisect": cmd_bisect,
-            "compare": cmd_compare, "replay": cmd_replay}
+            "compare": cmd_compare, "graph": cmd_graph, "replay": cmd_replay}
 
 
 def main(argv=None) -> int:

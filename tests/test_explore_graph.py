@@ -286,3 +286,17 @@ def test_patch_graph_command_writes_dot_and_graphml(tmp_path, capsys):
     assert text.count(" -> ") == 10 and '"v5:01" -> "v5:04"' in text
     assert graphs.main(["v5", "--out", str(tmp_path / "v5.svg")]) == 2
     assert "unsupported" in capsys.readouterr().err
+
+
+def test_vcpcheck_graph_subcommand(tmp_path, capsys):
+    """`vcpcheck graph SERIES --out FILE`: the same graph through the CLI;
+    a bad suffix or series is one line on stderr and exit status 2."""
+    assert main(["graph", "v3", "--out", str(tmp_path / "v3.graphml")]) == 0
+    assert "15 patches, 13 dependencies" in capsys.readouterr().out
+    back = nx.read_graphml(tmp_path / "v3.graphml")
+    assert back.has_edge("v3:04", "v3:05") or back.has_edge("v3:05", "v3:04")
+    for argv, needle in ((["graph", "v3", "--out", str(tmp_path / "v3.png")], "unsupported"),
+                         (["graph", "v9", "--out", str(tmp_path / "x.dot")], "unknown series")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1
