@@ -15,9 +15,11 @@ that has no order (PTEs, page tables, kmalloc objects, page contents) is
 hashed sorted; free lists keep their order, which decides what is handed
 out next.
 
-Verdict strength: "exhaustive to depth D" over the action alphabet below,
-with distinct states and transitions counted.  A violation found at depth
-d comes back with a shortest trace (BFS order).
+Verdict strength: "exhaustive to depth D" over the action alphabet
+(KernelModel.actions) from the initial states (the booted kernel and, where
+the vcompound fallback is not forced, the fragmented one), with distinct
+states and transitions counted.  A violation comes back with a shortest
+trace: fewest calls, the pins of the fragmented start included.
 """
 from __future__ import annotations
 
@@ -42,6 +44,10 @@ from .stateful import Violation, signature
 # Class bodies mangle __names, so the model uses these aliases.
 GFP_COMP, GFP_ZERO = _gfp.__GFP_COMP, _gfp.__GFP_ZERO
 
+# The debugging options that send every vcompound allocation to the fallback
+# (V2 09/18, V3 05/14 and the reference, V5 05/11).
+FALLBACK_FORCED = ("VFALLBACK_ALWAYS", "VIRTUALIZE_ALWAYS")
+
 # --- the model -------------------------------------------------------------------------
 
 class KernelModel:
@@ -54,12 +60,19 @@ class KernelModel:
         self.vcompound_page = bool(target.api) or (
             "alloc_vcompound" in self.symbols and "free_vcompound" in self.symbols)
         self.clients = available(self.symbols)
+        # The fallback is taken only when memory is fragmented, unless the
+        # version's debugging option forces it: start fragmented as well.
+        forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
+        self.fragmented = (fragment(self.fresh(), cfg.FORCE_MAX_ZONEORDER - 1)
+                           if self.vcompound and not forced else ())
 
     def fresh(self) -> Harness:
         return Harness(self.cfg, self.symbols, api=self.target.api)
 
     def init_states(self):
-        return [()]                                    # the empty call sequence
+        """The booted kernel; with a vcompound fallback that the configuration
+        does not force, the booted kernel fragmented too (``fragment``)."""
+        return [(), self.fragmented] if self.fragmented else [()]
 
     def realise(self, trace) -> Harness:
         """The state after ``trace``, replayed on a fresh build."""
@@ -98,21 +111,42 @@ class KernelModel:
         return f"{call}({format_args(_KERNEL_NAMES.get(call, call), list(args))})"
 
     def actions(self, h: Harness):
-        """The calls a caller may make now (spec/api.py), as (method, args)."""
+        """The calls a caller may make now (spec/api.py), as (method, args).
+
+        The alphabet: alloc_pages (GFP_KERNEL, GFP_ATOMIC; every order,
+        __GFP_COMP above 0); a free of each live allocation (__free_pages,
+        vfree, vunmap, kfree, unpin, free_vcompound, a forked task's exit);
+        vmap of each held order-0 page; vmalloc of 1 and 2 pages; kmalloc
+        64; one injected fault of each kind; the vcompound API (GFP_KERNEL
+        with and without __GFP_ZERO, every order) and keventd; each
+        converted user with each of its argument sets; spin_lock/unlock.
+        """
         if h.dead:
             return []
-        k, out = h.k, []
-        orders = range(self.cfg.FORCE_MAX_ZONEORDER)
+        k = h.k
+        return self._page_actions(k) + self._free_actions(h, k) + self._call_actions(k)
+
+    def _page_actions(self, k):
+        out = []
         for gfp in (GFP_KERNEL, GFP_ATOMIC):
-            for order in orders:
+            for order in range(self.cfg.FORCE_MAX_ZONEORDER):
                 g = gfp | (GFP_COMP if order else 0)
                 if api.pre_alloc_pages(k, g, order):
                     out.append(("alloc_pages", (g, order)))
+        return out
+
+    def _free_actions(self, h, k):
+        out = []
         for a in sorted(h.ledger):
             if a.kind == "page" and not h._mapped_by_vmap(a.handle):
                 out.append(("free_pages_struct", (a.handle, a.order)))
+                # vmap: BUG_ON(in_interrupt()), GFP_KERNEL page tables
+                if a.order == 0 and api.pre_vmalloc(k):
+                    out.append(("vmap", ((a.handle,),)))
             elif a.kind == "vmalloc" and api.pre_vfree(k):
                 out.append(("vfree", (a.handle,)))
+            elif a.kind == "vmap" and api.pre_vfree(k):
+                out.append(("vunmap", (a.handle,)))
             elif a.kind == "kmalloc":
                 out.append(("kfree", (a.handle,)))
             elif a.kind == "pin":
@@ -123,6 +157,10 @@ class KernelModel:
                 out.append(("free_vcompound", (a.handle,)))
             elif a.kind == "client" and a.size == THREAD_SIZE and api.may_sleep(k):
                 out.append(("client", ("exit", a.handle, False)))
+        return out
+
+    def _call_actions(self, k):
+        out = []
         if api.pre_vmalloc(k):
             out.append(("vmalloc", (k.PAGE_SIZE,)))
             out.append(("vmalloc", (2 * k.PAGE_SIZE,)))
@@ -132,7 +170,7 @@ class KernelModel:
             if not getattr(k, which):
                 out.append((which, (1,)))
         if self.vcompound and api.pre_alloc_vcompound(k):
-            for order in orders:
+            for order in range(self.cfg.FORCE_MAX_ZONEORDER):
                 for gfp in (GFP_KERNEL, GFP_KERNEL | GFP_ZERO):
                     out.append(("alloc_vcompound_addr", (gfp, order)))
                     if self.vcompound_page:
@@ -141,8 +179,8 @@ class KernelModel:
                 out.append(("run_workqueue", ()))
         if api.may_sleep(k):
             for name in self.clients:
-                if name != "exit":
-                    out.extend(("client", (name, *args)) for args in CLIENTS[name][1][:1])
+                if name != "exit":      # every argument set the state machine draws
+                    out.extend(("client", (name, *args)) for args in CLIENTS[name][1])
         out.append(("spin_lock", ()) if not k.ctx.spin_depth else ("spin_unlock", ()))
         return out
 
@@ -151,6 +189,25 @@ class KernelModel:
 
     def properties(self, h: Harness):
         return h.violations()
+
+
+def fragment(h: Harness, order) -> tuple:
+    """The pins that fragment a booted kernel (the second initial state).
+
+    One page pinned at the start of each free block of ``order``
+    (MAX_ORDER-1), so that no block of that order is left and a request of
+    that order is met by the vcompound fallback or not at all, as on a
+    system that has run for a while.  Four calls at the checking bound, and
+    the search starts after them: a fallback defect that the state machine
+    reaches only after fragmenting memory is one action away.  ``h``, a
+    fresh harness, is used up.
+    """
+    k, out = h.k, []
+    for pfn in range(0, k.nr_pages, 1 << order):
+        if k.flags[pfn] >> k.PG_buddy & 1 and k.private[pfn] == order:
+            h.pin(pfn)
+            out.append(("pin", (pfn,)))
+    return tuple(out)
 
 
 # The kernel's spelling of the harness methods (for printing a call).
@@ -293,7 +350,9 @@ def _discovered(model, h, node, depth, trace, found, g):
     problems = model.properties(h)
     for inv, msg in problems:
         sig = signature(inv, msg)
-        if sig not in found:
+        # BFS order gives the fewest actions; with initial states of several
+        # calls (KernelModel.fragmented), keep the fewest calls in all.
+        if sig not in found or len(trace) < len(found[sig][2]):
             found[sig] = (inv, msg, trace, node)
     if g is not None:
         g.add_node(node, depth=depth, violates=bool(problems),
@@ -311,8 +370,10 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False) -> ExploreResult
     ``graph``, ``res.graph`` is the state graph (see ExploreResult)."""
     model = KernelModel(target, cfg)
     res = bfs(model, depth, budget, graph=graph)
+    starts = "the booted kernel" + (" and the fragmented one" if model.fragmented else "")
     bound = (f"depth {depth}, {cfg.mem_pages} pages, MAX_ORDER "
-             f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages")
+             f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages, "
+             f"from {starts}")
     res.strength = (f"exhaustive to {bound}: {res.states} states, "
                     f"{res.transitions} transitions" if res.complete else
                     f"partial (budget ran out) to {bound}: {res.states} states, "
