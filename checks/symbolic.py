@@ -31,9 +31,11 @@ WIDTH = 128
 _LIMIT = 1 << (WIDTH - 2)
 
 
-class SymbolicError(Exception):
+class SymbolicError(BaseException):
     """The symbolic run cannot continue (undecided branch, too many paths,
-    code that needs a concrete value where none can be given)."""
+    code that needs a concrete value where none can be given, a result
+    Python would compute differently).  A BaseException, so code under
+    test that catches Exception cannot turn it into an ordinary path."""
 
 
 def _bv(x) -> z3.BitVecRef:
@@ -57,47 +59,44 @@ def _wrap(e):
     return Sym(e)
 
 
-def _binop(fn):
+def _op(fn, fits=None, what=""):
+    """A binary operator on terms; ``fits(a, b)`` is what must hold for the
+    128-bit result to be Python's (no wrap, no ValueError or
+    ZeroDivisionError in Python): it is required of the path (``_require``)."""
+    def apply(a, b):
+        if fits is not None:
+            _require(fits(a, b), what)
+        return _wrap(fn(a, b))
+
     def op(self, other):
         o = _bv(other)
-        if o is NotImplemented:
-            return NotImplemented
-        return _wrap(fn(self.e, o))
+        return NotImplemented if o is NotImplemented else apply(self.e, o)
 
     def rop(self, other):
         o = _bv(other)
-        if o is NotImplemented:
-            return NotImplemented
-        return _wrap(fn(o, self.e))
+        return NotImplemented if o is NotImplemented else apply(o, self.e)
     return op, rop
 
 
-def _checked(fn, fits):
-    """An operator that refuses (SymbolicError) where the path allows a
-    result outside the encoding: a 128-bit wrap Python ints never do."""
-    def op(self, other):
-        o = _bv(other)
-        if o is NotImplemented:
-            return NotImplemented
-        return _fitting(fn(self.e, o), fits(self.e, o))
-
-    def rop(self, other):
-        o = _bv(other)
-        if o is NotImplemented:
-            return NotImplemented
-        return _fitting(fn(o, self.e), fits(o, self.e))
-    return op, rop
-
-
-def _fitting(e, fits):
+def _require(fits, what):
+    """Note a condition the path must satisfy for the encoding to be exact;
+    explore_paths checks them all at the end of the path (one solver call)
+    and refuses the path (SymbolicError) if any may fail."""
     fits = z3.simplify(fits)
+    if z3.is_true(fits):
+        return
+    run = _run_or_fail(what)
+    fits = run.fold(fits)
     if not z3.is_true(fits):
-        run = _run_or_fail("an operand that may overflow")
-        fits = run.fold(fits)
-        if not z3.is_true(fits) and _model_of(run, z3.Not(fits)) is not None:
-            raise SymbolicError(f"a result may not fit the {WIDTH}-bit encoding "
-                                f"of Python ints: {z3.simplify(e)}")
-    return _wrap(e)
+        run.requires.append((fits, what))
+
+
+def _add_fits(a, b):
+    return z3.And(z3.BVAddNoOverflow(a, b, True), z3.BVAddNoUnderflow(a, b))
+
+
+def _sub_fits(a, b):
+    return z3.And(z3.BVSubNoOverflow(a, b), z3.BVSubNoUnderflow(a, b, True))
 
 
 def _mul_fits(a, b):
@@ -105,7 +104,15 @@ def _mul_fits(a, b):
 
 
 def _shl_fits(a, b):
-    return z3.And(z3.ULT(b, WIDTH), (a << b) >> b == a)
+    return z3.And(b >= 0, z3.ULT(b, WIDTH), (a << b) >> b == a)
+
+
+def _shr_fits(a, b):
+    return b >= 0
+
+
+def _div_fits(a, b):
+    return z3.And(b != 0, z3.BVSDivNoOverflow(a, b))
 
 
 def _floordiv(a, b):
@@ -114,10 +121,12 @@ def _floordiv(a, b):
 
 def _cmp(fn):
     def op(self, other):
+        if isinstance(other, float):
+            raise SymbolicError("a symbolic int compared with a float")
         o = _bv(other)
         if o is NotImplemented:
             return NotImplemented
-        return SymBool(fn(self.e, o))
+        return SymBool(fn(_bv(self), o))
     return op
 
 
@@ -129,21 +138,25 @@ class Sym:
     def __init__(self, e):
         self.e = e
 
-    __add__, __radd__ = _binop(lambda a, b: a + b)
-    __sub__, __rsub__ = _binop(lambda a, b: a - b)
-    __mul__, __rmul__ = _checked(lambda a, b: a * b, _mul_fits)
-    __and__, __rand__ = _binop(lambda a, b: a & b)
-    __or__, __ror__ = _binop(lambda a, b: a | b)
-    __xor__, __rxor__ = _binop(lambda a, b: a ^ b)
-    __lshift__, __rlshift__ = _checked(lambda a, b: a << b, _shl_fits)
-    __rshift__, __rrshift__ = _binop(lambda a, b: a >> b)      # arithmetic
-    __floordiv__, __rfloordiv__ = _binop(_floordiv)
-    __mod__, __rmod__ = _binop(lambda a, b: a % b)     # z3's % is bvsmod: sign of divisor
+    __add__, __radd__ = _op(lambda a, b: a + b, _add_fits, "an addition that may wrap")
+    __sub__, __rsub__ = _op(lambda a, b: a - b, _sub_fits, "a subtraction that may wrap")
+    __mul__, __rmul__ = _op(lambda a, b: a * b, _mul_fits, "a product that may wrap")
+    __and__, __rand__ = _op(lambda a, b: a & b)
+    __or__, __ror__ = _op(lambda a, b: a | b)
+    __xor__, __rxor__ = _op(lambda a, b: a ^ b)
+    __lshift__, __rlshift__ = _op(lambda a, b: a << b, _shl_fits,
+                                  "a left shift that may wrap or have a negative count")
+    __rshift__, __rrshift__ = _op(lambda a, b: a >> b, _shr_fits,   # arithmetic
+                                  "a right shift that may have a negative count")
+    __floordiv__, __rfloordiv__ = _op(_floordiv, _div_fits, "a division that may be by 0")
+    __mod__, __rmod__ = _op(lambda a, b: a % b, _div_fits,      # bvsmod: sign of divisor
+                            "a modulo that may be by 0")
 
     def __divmod__(self, other):
         return self // other, self % other
 
     def __neg__(self):
+        _require(z3.BVSNegNoOverflow(self.e), "a negation that may wrap")
         return _wrap(-self.e)
 
     def __invert__(self):
@@ -190,7 +203,11 @@ class SymBool:
         return decide(self.b)
 
     def __invert__(self):
-        return SymBool(z3.Not(self.b))
+        return Sym(~_bv(self))              # Python: ~True == -2
+
+    __eq__ = _cmp(lambda a, b: a == b)      # as ints: (x < 3) == 1
+    __ne__ = _cmp(lambda a, b: a != b)
+    __hash__ = None
 
     def __index__(self):
         return int(decide(self.b))
@@ -199,6 +216,19 @@ class SymBool:
 
     def __repr__(self):
         return f"SymBool({self.b})"
+
+
+def _as_int_op(name):
+    def op(self, other):
+        return getattr(Sym(_bv(self)), name)(other)
+    return op
+
+
+# A truth value in arithmetic is the int 0 or 1, as in Python.
+for _name in ("add", "sub", "mul", "and", "or", "xor", "lshift", "rshift",
+              "floordiv", "mod"):
+    for _n in (f"__{_name}__", f"__r{_name}__"):
+        setattr(SymBool, _n, _as_int_op(_n))
 
 
 def term(x) -> z3.BitVecRef:
@@ -234,6 +264,9 @@ class _Run:
     subst: list = field(default_factory=list)    # (variable, value) fixed on this path
     model: object = None           # a z3 model of the path so far, when known
     resume_model: object = None    # a model of the whole prefix
+    prefix_terms: tuple = ()       # the branch terms the prefix was taken on
+    terms: list = field(default_factory=list)
+    requires: list = field(default_factory=list)   # (term, what) the path must satisfy
 
     def fold(self, e):
         """``e`` with the variables this path has fixed replaced, simplified."""
@@ -282,6 +315,9 @@ def _take(run: _Run, b, yes, no):
     when both are feasible.  Returns the token taken."""
     pos = len(run.decisions)
     if pos < len(run.prefix):
+        if not b.eq(run.prefix_terms[pos]):
+            raise SymbolicError("the code branched differently when run again on "
+                                "the same inputs (it is not deterministic)")
         d = run.prefix[pos]
         # At the end of the prefix, the model saved with it is a model of the path.
         run.model = run.resume_model if pos == len(run.prefix) - 1 else None
@@ -289,13 +325,15 @@ def _take(run: _Run, b, yes, no):
         mt, mf = _split(run, b)
         if mt is not None and mf is not None:
             d = yes
-            run.pending.append((tuple(run.decisions) + (no,), mf))
+            run.pending.append((tuple(run.decisions) + (no,),
+                                tuple(run.terms) + (b,), mf))
         elif mt is not None or mf is not None:
             d = yes if mt is not None else no
         else:
             raise SymbolicError("a branch with no feasible side (inconsistent path)")
         run.model = mt if d == yes else mf
     run.decisions.append(d)
+    run.terms.append(b)
     c = b if d == yes else z3.Not(b)
     run.cond.append(c)
     run.solver.add(c)
@@ -364,6 +402,19 @@ def concretise(e) -> int:
                         "int is needed")
 
 
+def _check_requires(run: _Run) -> None:
+    """Refuse a path on which an operation may differ from Python's ints."""
+    if not run.requires:
+        return
+    if _model_of(run, z3.Not(z3.And([t for t, _w in run.requires]))) is None:
+        return
+    for t, what in run.requires:
+        if _model_of(run, z3.Not(t)) is not None:
+            raise SymbolicError(f"{what}: the {WIDTH}-bit encoding would differ "
+                                f"from Python's int there ({z3.simplify(t)})")
+    raise SymbolicError("an operation may differ from Python's ints on this path")
+
+
 def _where(exc) -> str:
     import traceback
     frames = traceback.extract_tb(exc.__traceback__)
@@ -376,14 +427,14 @@ def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[P
     Returns every path; raises SymbolicError if there are more than
     ``max_paths`` or a branch is undecided (the cover would be incomplete).
     """
-    todo, paths = [((), None)], []
+    todo, paths = [((), (), None)], []
     while todo:
-        prefix, model = todo.pop()
+        prefix, terms, model = todo.pop()
         solver = z3.Solver()
         solver.set("timeout", timeout_ms)
         solver.set("random_seed", seed)
         solver.add(*[d.b if isinstance(d, SymBool) else d for d in domain])
-        run = _Run(solver, prefix, resume_model=model)
+        run = _Run(solver, prefix, resume_model=model, prefix_terms=terms)
         _current.append(run)
         try:
             try:
@@ -397,6 +448,7 @@ def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[P
                                     f"{type(e).__name__}: {e} ({_where(e)})") from e
         finally:
             _current.pop()
+        _check_requires(run)
         paths.append(Path(list(run.cond), result, oops, tuple(run.decisions)))
         todo.extend(reversed(run.pending))
         if len(paths) + len(todo) > max_paths:
