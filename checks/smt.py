@@ -534,14 +534,14 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
             stop_after=None, timings=None, flag_depth=None) -> SmtResult:
     """Decide every query instance on the states within ``depth`` calls;
     the flag words are gathered from the states within ``flag_depth``
-    calls (default depth + 1: gathering is cheap, one query per role and
-    predicate decides them all).
+    calls (default: ``depth``; one query per role and predicate decides
+    them all, so a deeper gathering costs only the states' enumeration).
 
     ``stop_after``: stop after that many refutations (the verdict is then
     partial).  ``timings``: a dict that collects, per query, the seconds
     each obligation took (for bench/).
     """
-    flag_depth = depth + 1 if flag_depth is None else max(flag_depth, depth)
+    flag_depth = depth if flag_depth is None else max(flag_depth, depth)
     start = time.monotonic()
     model = KernelModel(target, cfg)
     res = SmtResult(depth=depth)
