@@ -54,7 +54,7 @@ def test_check_json_has_the_contract_fields(capsys):
 
 def test_same_seed_same_verdict_and_trace(capsys):
     argv = ["check", "v5", "--json", "--config", "ARCH=i386", "--config", "HIGHMEM=n",
-            *FAST]
+            "--config", "VIRTUALIZE_ALWAYS=y", *FAST]
     a = json.loads(run(capsys, *argv)[1])["targets"][0]
     b = json.loads(run(capsys, *argv)[1])["targets"][0]
     assert a["violations"] == b["violations"] and a["verdict"] == b["verdict"]
@@ -62,7 +62,7 @@ def test_same_seed_same_verdict_and_trace(capsys):
 
 def test_reference_passes(capsys):
     code, out, _ = run(capsys, "check", "reference", "--config", "ARCH=x86_64",
-                       "--config", "PREEMPT=n", *FAST)
+                       "--config", "PREEMPT=n", "--engine", "stateful", *FAST)
     assert code == 0 and out.startswith("reference: PASS (sampled: ")
 
 
@@ -90,7 +90,7 @@ def test_bad_flag_exits_2(capsys):
 def test_example_variant_is_checked_like_a_builtin(capsys):
     path = os.path.join(EXAMPLES, "v3_gfp_comp.py")
     code, out, _ = run(capsys, "check", path, "--json", "--config", "ARCH=x86_64",
-                       "--config", "PREEMPT=n", *FAST)
+                       "--config", "PREEMPT=n", "--engine", "stateful", *FAST)
     (t,) = json.loads(out)["targets"]
     assert code == 1 and t["target"] == path and t["verdict"] == "fail"
 
@@ -154,6 +154,7 @@ def test_bisect_a_series_file_names_the_first_bad_patch(capsys):
     path = os.path.join(EXAMPLES, "reference_series.py")
     code, out, _ = run(capsys, "bisect", path, "--json", "--config", "ARCH=x86_64",
                        "--config", "PREEMPT=n", "--config", "PAGEFLAGS_EXTENDED=y",
+                       "--engine", "stateful",
                        "--examples", "50", "--rounds", "1", "--jobs", "1")
     data = json.loads(out)
     assert code == 1
