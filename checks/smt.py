@@ -602,7 +602,7 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
     res.flag_states = flag_states
     res.flag_depth = flag_depth
     res.strength = (f"{'decided' if res.complete else 'partly decided'} by z3 for all "
-                    f"addresses, offsets, pfns and orders of the {res.states} states "
+                    f"offsets of live objects, pfns and orders of the {res.states} states "
                     f"within {_calls(depth)} and all flag words of the {flag_states} "
                     f"live states within {_calls(flag_depth)} ({cfg.mem_pages} pages, "
                     f"MAX_ORDER {cfg.FORCE_MAX_ZONEORDER}): {c['proved']} proved, "

@@ -284,7 +284,7 @@ def test_reference_is_proved(opts):
     c = r.counts()
     assert r.violations == [] and r.unknown == [] and r.complete
     assert c["refuted"] == 0 and c["unknown"] == 0 and c["proved"] > 50
-    assert r.strength.startswith("decided by z3 for all addresses")
+    assert r.strength.startswith("decided by z3 for all offsets of live objects")
     assert "all flag words of the" in r.strength and "within 1 call " in r.strength
 
 
