@@ -44,8 +44,9 @@ from vcpcheck.spec.vcompound import object_layout
 
 from .explore import KernelModel
 from .harness import HarnessError
-from .stateful import Violation
-from .symbolic import Sym, SymbolicError, explore_paths, symbol, term
+from .stateful import Violation, signature
+from .symbolic import (Sym, SymbolicError, constraints, explore_paths, symbol, term,
+                       value_in)
 
 QUERIES = ("addresses_resolve_to_head", "addresses_resolve_to_page",
            "page_address_resolves_back", "page_flags_match_roles",
@@ -76,11 +77,6 @@ class Outcome:
 
 # --- deciding an obligation -------------------------------------------------------------
 
-def _value(m, s: Sym) -> int:
-    v = m.eval(s.e, model_completion=True).as_long()
-    return v - (1 << s.e.size()) if v >> (s.e.size() - 1) else v
-
-
 def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
     """Prove, refute (with a replayed counterexample) or give up on ``ob``."""
     t0 = time.monotonic()
@@ -99,7 +95,7 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
         s = z3.Solver()
         s.set("timeout", timeout_ms)
         s.set("random_seed", seed)
-        s.add(*[d.b if hasattr(d, "b") else d for d in ob.domain], *p.cond)
+        s.add(*constraints(ob.domain), *p.cond)
         if ok is not False:
             s.add(z3.Not(ok))
         r = s.check()
@@ -109,7 +105,7 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
             return Outcome("unknown", ob, len(paths), time.monotonic() - t0,
                            f"z3: {s.reason_unknown()}")
         found.append(_smallest(ob, p, ok, timeout_ms, seed) or {
-            n: _value(s.model(), v) for n, v in ob.inputs.items()})
+            n: value_in(s.model(), v) for n, v in ob.inputs.items()})
     if not found:
         return Outcome("proved", ob, len(paths), time.monotonic() - t0)
     # The least over all violating paths (inputs compared in order, as
@@ -133,14 +129,14 @@ def _smallest(ob, path, ok, timeout_ms, seed):
     opt = z3.Optimize()
     opt.set("timeout", timeout_ms)
     opt.set("priority", "lex")
-    opt.add(*[d.b if hasattr(d, "b") else d for d in ob.domain], *path.cond)
+    opt.add(*constraints(ob.domain), *path.cond)
     if ok is not False:
         opt.add(z3.Not(ok))
     for v in ob.inputs.values():
         opt.minimize(v.e)
     if opt.check() != z3.sat:
         return None
-    return {n: _value(opt.model(), v) for n, v in ob.inputs.items()}
+    return {n: value_in(opt.model(), v) for n, v in ob.inputs.items()}
 
 
 def _concrete(fn, *args):
@@ -395,12 +391,12 @@ def flag_obligations(symbols, words: FlagWords, realise):
     out = []
     for role in sorted(words.seen):
         pairs = words.seen[role]
+        trace0, p0 = next(iter(pairs.values()))
+        k = None                       # the first state of the role, built once
         for pred, want in ROLE_EXPECT[role].items():
             if want is None or pred not in symbols:
                 continue
-            (trace0, p0) = next(iter(pairs.values()))
-            h = realise(trace0)
-            k = h.k
+            k = k or realise(trace0).k
             w, pv = symbol("flags"), symbol("private")
             domain = [z3.Or([z3.And(w.e == f, pv.e == v) for f, v in pairs])]
 
@@ -559,7 +555,6 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
         if timings is not None:
             timings.setdefault(ob.query, []).append(o.seconds)
         if o.status == "refuted":
-            from .stateful import signature
             sig = signature(ob.query, o.message)
             if sig not in found:
                 found[sig] = o

@@ -21,6 +21,7 @@ query ``unknown`` (never a pass).
 """
 from __future__ import annotations
 
+import traceback
 from dataclasses import dataclass, field
 
 import z3
@@ -372,6 +373,16 @@ def _signed(v: int) -> int:
     return v - (1 << WIDTH) if v >> (WIDTH - 1) else v
 
 
+def value_in(model, s: Sym) -> int:
+    """The int a model gives a symbolic value (two's complement)."""
+    return _signed(model.eval(s.e, model_completion=True).as_long())
+
+
+def constraints(domain) -> list:
+    """A domain (SymBool or z3 Bool terms) as z3 Bool terms."""
+    return [d.b if isinstance(d, SymBool) else d for d in domain]
+
+
 def concretise(e) -> int:
     """A value the path allows for ``e``, forking on ``e == v``.
 
@@ -416,7 +427,6 @@ def _check_requires(run: _Run) -> None:
 
 
 def _where(exc) -> str:
-    import traceback
     frames = traceback.extract_tb(exc.__traceback__)
     return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
 
@@ -433,7 +443,7 @@ def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[P
         solver = z3.Solver()
         solver.set("timeout", timeout_ms)
         solver.set("random_seed", seed)
-        solver.add(*[d.b if isinstance(d, SymBool) else d for d in domain])
+        solver.add(*constraints(domain))
         run = _Run(solver, prefix, resume_model=model, prefix_terms=terms)
         _current.append(run)
         try:
