@@ -23,6 +23,7 @@ trace: fewest calls, the pins of the fragmented start included.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ import networkx as nx
 
 from vcpcheck.impl.clients.thread_info import THREAD_SIZE
 from vcpcheck.impl import gfp as _gfp
+from vcpcheck.impl.kconfig import PAGE_SIZE
+from vcpcheck.impl.memory import contents_key
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
 from vcpcheck.spec import api
 
@@ -60,6 +63,7 @@ class KernelModel:
         self.vcompound_page = bool(target.api) or (
             "alloc_vcompound" in self.symbols and "free_vcompound" in self.symbols)
         self.clients = available(self.symbols)
+        self.ptr_size = self.fresh().k.PTR_SIZE
         # The fallback is taken only when memory is fragmented, unless the
         # version's debugging option forces it: start fragmented as well.
         forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
@@ -101,7 +105,7 @@ class KernelModel:
         getattr(h, call)(*args)
 
     def key(self, snap: HarnessSnapshot):
-        return canonical_snapshot(snap)
+        return canonical_snapshot(snap, self.ptr_size)
 
     def label(self, action) -> str:
         """The action as the harness call a trace prints."""
@@ -218,10 +222,16 @@ _KERNEL_NAMES = {"free_pages_struct": "__free_pages",
 
 def canonical(h: Harness):
     """A hashable summary of the state; equal for states that behave alike."""
-    return canonical_snapshot(h.snapshot())
+    return canonical_snapshot(h.snapshot(), h.k.PTR_SIZE)
 
 
-def canonical_snapshot(snap: HarnessSnapshot):
+@functools.lru_cache(maxsize=1 << 14)
+def _contents(items, ptr_size):
+    """contents_key of a snapshot's page (most pages outlive many states)."""
+    return contents_key(dict(items), PAGE_SIZE, ptr_size)
+
+
+def canonical_snapshot(snap: HarnessSnapshot, ptr_size):
     """canonical() of the harness ``snap`` was taken from.
 
     The struct page arrays are the snapshot's own tuples (shared, not
@@ -232,7 +242,9 @@ def canonical_snapshot(snap: HarnessSnapshot):
     arena no bound here fills) and freed set (which of two kfree reports a
     bad free gets), the function-address table, and the events but for
     the kinds of error.  Sorted, since their order means nothing: PTEs,
-    page tables, kmalloc objects, page contents, the ledger, observations.
+    page tables, kmalloc objects, the ledger, observations.  A page's
+    contents are keyed by what it reads (memory.contents_key, words of
+    ``ptr_size`` bytes), not by the stores that left them.
     """
     k = snap.kernel
     zones = tuple((head_next, nr_free, nr_free_pages)          # not head_prev
@@ -240,7 +252,7 @@ def canonical_snapshot(snap: HarnessSnapshot):
     vm = tuple(a[:5] for a in k.vmlist)              # addr, size, flags, pages, nr_pages
     objs = tuple(sorted((addr, size, large, tuple(sorted(words)))
                         for _key, addr, size, _gfp, large, words in k.kmalloc_objs))
-    mem = tuple(sorted((p, tuple(sorted(words))) for p, words in k.pagemem))
+    mem = tuple(sorted((p, _contents(words, ptr_size)) for p, words in k.pagemem))
     errors = tuple(sorted({(e.kind, e.function) for e in k.events if e.is_error()}))
     return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,
             k.lru_prev, zones, vm, tuple(sorted(k.ptes)), tuple(sorted(k.pgtables)),

@@ -140,8 +140,14 @@ class Kconfig:
         return cls(tuple(sorted(values.items())))
 
     def __getattr__(self, name):
+        # Called only for names that are not attributes: the options.  The
+        # first lookup of each caches it in the instance (hot: flag tests
+        # read k.cfg.PAGEFLAGS_EXTENDED on every page).
+        if name.startswith("__"):
+            raise AttributeError(name)
         for key, value in self.values:
             if key == name:
+                object.__setattr__(self, name, value)
                 return value
         raise AttributeError(name)
 

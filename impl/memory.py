@@ -10,6 +10,8 @@ store anywhere else is the oops the kernel would take.
 """
 from __future__ import annotations
 
+from collections import Counter
+
 from .kernel import UNINITIALISED
 from .slub import kmalloc_lookup
 from .symbols import kfunc
@@ -81,6 +83,123 @@ def store(k, addr, value, function="store"):
     words[off] = value
 
 
+def fill(k, start, count, value, function):
+    """Store ``value`` in every word of [start, start+count), as one
+    store() per word would, a page at a time: a store covering a whole page
+    replaces its words, so filling a page costs one dict, not 512 stores.
+    Oopses at the first word that is not mapped, the words before it
+    filled, as the stores would."""
+    value &= (1 << k.BITS) - 1
+    end, a, step = start + count, start, k.PTR_SIZE
+    while a < end:
+        pfn, off, obj = _resolve_or_oops(k, a & ~(step - 1), function)
+        if a & (step - 1):
+            store(k, a, value, function)        # an unaligned start
+            a += step
+            continue
+        if obj is not None:                     # to the end of the slab object
+            stop = min(end, obj.addr + obj.size)
+            for o in range(off, off + (stop - a), step):
+                obj.words[o] = value
+            a += -(-(stop - a) // step) * step
+            continue
+        stop = min(end, a - off + k.PAGE_SIZE)  # the end of this page's part
+        last = off + (stop - a)
+        if off == 0 and last >= k.PAGE_SIZE:
+            k.pagemem[pfn] = {-1: value} if value else {}
+        else:
+            words = k.pagemem.get(pfn)
+            if words is None:
+                words = k.pagemem[pfn] = {-1: UNINITIALISED}
+            for o in range(off, last, step):
+                words[o] = value
+        a += -(-(stop - a) // step) * step       # the next word after this page's part
+
+
+def copy(k, dst, src, count, function):
+    """Copy the words of [src, src+count) to dst, as a load() then a store()
+    per word would (memcpy, word-granular), a run within one page of each
+    side at a time.  Oopses where the first of those loads or stores would,
+    the words before it copied."""
+    step, off, mask = k.PTR_SIZE, 0, (1 << k.BITS) - 1
+    while off < count:
+        s, d = src + off, dst + off
+        if (s | d) & (step - 1):
+            store(k, d, load(k, s, function), function)      # unaligned
+            off += step
+            continue
+        sp, so, sobj = _resolve_or_oops(k, s, function)
+        dp, do, dobj = _resolve_or_oops(k, d, function)
+        if sobj is not None or dobj is not None:
+            store(k, d, _read(k, sp, so, sobj), function)     # slab objects
+            off += step
+            continue
+        run = min(count - off, k.PAGE_SIZE - so, k.PAGE_SIZE - do)
+        swords = k.pagemem.get(sp, {-1: UNINITIALISED})
+        if so == do == 0 and run == k.PAGE_SIZE and sp != dp:
+            # (store() truncates to the word size: so does the copy)
+            k.pagemem[dp] = {o: w & mask for o, w in swords.items()}
+        else:
+            values = [_read(k, sp, o, None) & mask for o in range(so, so + run, step)]
+            dwords = k.pagemem.get(dp)
+            if dwords is None:
+                dwords = k.pagemem[dp] = {-1: UNINITIALISED}
+            for n, v in enumerate(values):
+                dwords[do + n * step] = v
+        off += -(-run // step) * step
+
+
+def first_word_not(k, start, size, value):
+    """The first word of [start, start+size) that does not read ``value``,
+    as (address, word), the word None where nothing is mapped; None if every
+    word reads ``value``.  The same answer as peek() of each word in turn,
+    a page at a time."""
+    end, a, step = start + size, start & ~(k.PTR_SIZE - 1), k.PTR_SIZE
+    while a < end:
+        where = resolve(k, a)
+        if where is None:
+            return a, None
+        pfn, off, obj = where
+        if obj is not None:
+            w = _read(k, pfn, off, obj)
+            if w != value:
+                return a, w
+            a += step
+            continue
+        stop = min(end, a - off + k.PAGE_SIZE)
+        words = k.pagemem.get(pfn)
+        default = UNINITIALISED if words is None else words.get(-1, 0)
+        offsets = range(off, off + (stop - a), step)
+        if default != value:
+            bad = [o for o in offsets if o not in words] if words else [off]
+        else:
+            bad = []
+        if words:
+            bad += [o for o, w in words.items() if o in offsets and w != value]
+        if bad:
+            o = min(bad)
+            return a - off + o, _read(k, pfn, o, None)
+        a += len(offsets) * step
+    return None
+
+
+def contents_key(words, page_size, ptr_size):
+    """A page's words (``k.pagemem[pfn]``: the word at each offset stored
+    to, and at key -1 the word of every other offset, 0 if absent) in one
+    form for one content: the most common word (the smallest of equals)
+    and the offsets that hold another word, sorted.  Pages that read the
+    same at every offset get the same key, whatever stores left them so."""
+    default = words.get(-1, 0)
+    stored = {o: w for o, w in words.items() if o >= 0}
+    counts = Counter(stored.values())
+    counts[default] += page_size // ptr_size - len(stored)
+    common = min((w for w in counts if counts[w]), key=lambda w: (-counts[w], w))
+    other = [(o, w) for o, w in stored.items() if w != common]
+    if default != common:
+        other += [(o, default) for o in range(0, page_size, ptr_size) if o not in stored]
+    return common, tuple(sorted(other))
+
+
 @kfunc("include/linux/highmem.h (v2.6.25)")
 def clear_highpage(k, page):
     """clear_highpage(): zero one page (via kmap_atomic for highmem)."""
@@ -92,7 +211,5 @@ def clear_highpage(k, page):
 def memset(k, s, c, count):
     """memset(): fill count bytes with c (word-granular in the model)."""
     byte = c & 0xff
-    word = int.from_bytes(bytes([byte]) * k.PTR_SIZE, "little")
-    for a in range(s, s + count, k.PTR_SIZE):
-        store(k, a, word, "memset")
+    fill(k, s, count, int.from_bytes(bytes([byte]) * k.PTR_SIZE, "little"), "memset")
     return s

@@ -37,13 +37,13 @@ def stack_finds_thread_info(k, ti, thread_size) -> list[str]:
 
 def memory_zeroed(k, addr, size, what) -> list[str]:
     """[addr, addr+size) reads as zero (the caller relies on zeroed memory)."""
-    for a in range(addr, addr + size, k.PTR_SIZE):
-        w = memory.peek(k, a)
-        if w is None:
-            return [f"{what}: {a:#x} is not mapped"]
-        if w != 0:
-            return [f"{what}: word at {a:#x} is {w:#x}, not zero"]
-    return []
+    first = memory.first_word_not(k, addr, size, 0)
+    if first is None:
+        return []
+    a, w = first
+    if w is None:
+        return [f"{what}: {a:#x} is not mapped"]
+    return [f"{what}: word at {a:#x} is {w:#x}, not zero"]
 
 
 def wait_queue_consistent(k, word) -> list[str]:

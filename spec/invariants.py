@@ -8,6 +8,7 @@ cites the kernel rule it encodes (reference: kernel-mm-2008.md §7).
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
@@ -19,6 +20,24 @@ from .ledger import Ledger
 
 
 # --- reading the state (pure) ------------------------------------------------
+
+# While check_all runs, every invariant reads one state: the readings below
+# that several invariants share are taken once (keyed by the kernel and
+# ledger objects) and shared; callers only read them.
+_shared = None
+
+
+def _once(fn):
+    @functools.wraps(fn)
+    def reading(k, *args):
+        if _shared is None:
+            return fn(k, *args)
+        key = (fn.__name__, id(k), *map(id, args))
+        if key not in _shared:
+            _shared[key] = fn(k, *args)
+        return _shared[key]
+    return reading
+
 
 def is_tail(k, p) -> bool:
     f = k.flags[p]
@@ -44,6 +63,7 @@ def compound_bits(k) -> int:
     return k.PG_head_tail_mask
 
 
+@_once
 def free_blocks(k) -> list[tuple]:
     """(zone, order, pfn) of every block on a free list, walking the lists."""
     out = []
@@ -55,6 +75,7 @@ def free_blocks(k) -> list[tuple]:
     return out
 
 
+@_once
 def free_map(k) -> dict[int, tuple]:
     """pfn -> (block pfn, order) for every page inside a listed free block
     (the first block wins where blocks overlap)."""
@@ -120,6 +141,7 @@ class Ownership:
     problems: list        # ledger entries that refer to nothing
 
 
+@_once
 def ownership(k, ledger: Ledger) -> Ownership:
     """Reachability from the callers' ledger and the kernel's own roots.
 
@@ -549,8 +571,13 @@ def __getattr__(name):
 
 def check_all(k, ledger, invariants=None) -> list[tuple[str, str]]:
     """(invariant name, problem) for every problem any invariant finds."""
-    out = []
-    for inv in invariants or all_invariants():
-        for problem in inv.check(k, ledger):
-            out.append((inv.name, problem))
+    global _shared
+    out, outer = [], _shared
+    _shared = {} if outer is None else outer
+    try:
+        for inv in invariants or all_invariants():
+            for problem in inv.check(k, ledger):
+                out.append((inv.name, problem))
+    finally:
+        _shared = outer
     return out

@@ -17,8 +17,7 @@ SIZEOF_RWLOCK = 4
 
 def _rwlock_init_all(k, locks, nr):
     # rwlock_init() on each lock; word-granular in the model.
-    for off in range(0, nr * SIZEOF_RWLOCK, k.PTR_SIZE):
-        memory.store(k, locks + off, RWLOCK_UNLOCKED, "rwlock_init")
+    memory.fill(k, locks, nr * SIZEOF_RWLOCK, RWLOCK_UNLOCKED, "rwlock_init")
 
 
 @kfunc("include/net/inet_hashtables.h (v2.6.25)")

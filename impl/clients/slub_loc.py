@@ -38,8 +38,7 @@ def free_loc_track(k, t):
 
 def copy_locations(k, dst, t):
     """The memcpy of the old entries into a grown table."""
-    for off in range(0, t.count * sizeof_location(k), k.PTR_SIZE):
-        memory.store(k, dst + off, memory.load(k, t.loc + off, "memcpy"), "memcpy")
+    memory.copy(k, dst, t.loc, t.count * sizeof_location(k), "memcpy")
 
 
 @kfunc("mm/slub.c (v2.6.25)")

@@ -1,0 +1,167 @@
+"""Scenario tests for the memory contents (impl/memory.py).
+
+memset() (lib/string.c, v2.6.25) fills bytes; the model stores words.
+``fill`` does whole pages at a time, so each test compares it with the
+word-by-word stores it stands for: the same words read back (peek) and
+the same oops at the same first unmapped address.  ``first_word_not``
+must name the same word as a scan with peek().
+"""
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from conftest import ARCHES, make_kernel
+from vcpcheck.impl import memory
+from vcpcheck.impl.gfp import GFP_KERNEL
+from vcpcheck.impl.kernel import UNINITIALISED, KernelOops
+
+P = 4096
+
+
+def by_words(k, start, count, value):
+    """What fill() stands for: one store per word."""
+    for a in range(start, start + count, k.PTR_SIZE):
+        memory.store(k, a, value, "memset")
+
+
+def words(k, start, n):
+    return [memory.peek(k, start + i * k.PTR_SIZE) for i in range(n)]
+
+
+def scan(k, start, size, value):
+    for a in range(start, start + size, k.PTR_SIZE):
+        w = memory.peek(k, a)
+        if w != value:
+            return a, w
+    return None
+
+
+def outcome(fn, *args):
+    """None, or the oops ``fn`` ended in (past the area: its guard page)."""
+    try:
+        fn(*args)
+    except KernelOops as e:
+        return str(e)
+    return None
+
+
+def area(k, pages):
+    """A vmalloc area of ``pages`` pages, its words written at two places."""
+    addr = k.vmalloc(pages * P)
+    memory.store(k, addr + 8, 0x1234)
+    memory.store(k, addr + (pages - 1) * P + 16, 0x5678)
+    return addr
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@settings(max_examples=40, deadline=None)
+@given(first=st.integers(0, 3 * P // 8 - 1), words_=st.integers(0, 2 * P // 8 + 8),
+       value=st.sampled_from([0, 0x01000000, 0x0101010101010101]))
+def test_fill_stores_what_word_stores_store(arch, first, words_, value):
+    a, b = make_kernel(ARCH=arch), make_kernel(ARCH=arch)
+    start_a, start_b = area(a, 3), area(b, 3)
+    assert start_a == start_b
+    start, count = start_a + first * a.PTR_SIZE, words_ * a.PTR_SIZE
+    value &= (1 << a.BITS) - 1
+    assert outcome(memory.fill, a, start, count, value, "memset") == \
+        outcome(by_words, b, start, count, value)
+    assert words(a, start_a, 3 * P // a.PTR_SIZE) == words(b, start_b, 3 * P // b.PTR_SIZE)
+    for size in (0, 8, P, 3 * P):
+        for v in (0, value, UNINITIALISED):
+            assert memory.first_word_not(a, start_a, size, v) == scan(b, start_b, size, v)
+
+
+def test_a_whole_page_of_zeroes_reads_zero_and_garbage_stays_garbage():
+    k = make_kernel()
+    addr = area(k, 2)
+    memory.fill(k, addr, P, 0, "memset")
+    assert memory.first_word_not(k, addr, P, 0) is None
+    assert memory.peek(k, addr + P + 8) == UNINITIALISED     # second page untouched
+    assert memory.first_word_not(k, addr, 2 * P, 0) == (addr + P, UNINITIALISED)
+
+
+def test_fill_oopses_at_the_first_unmapped_word_having_filled_before_it():
+    a, b = make_kernel(), make_kernel()
+    start = area(a, 1)
+    area(b, 1)
+    # vmalloc's guard page follows the area: unmapped.
+    with pytest.raises(KernelOops) as ea:
+        memory.fill(a, start + P - 16, 32, 7, "memset")
+    with pytest.raises(KernelOops) as eb:
+        by_words(b, start + P - 16, 32, 7)
+    assert str(ea.value) == str(eb.value) and f"{start + P:#x}" in str(ea.value)
+    assert words(a, start, P // 8) == words(b, start, P // 8)
+    assert memory.first_word_not(a, start + P - 8, 16, 7) == (start + P, None)
+
+
+def test_memset_fills_bytes_as_words():
+    k = make_kernel()
+    addr = area(k, 1)
+    assert k.memset(addr, 0xab, 24) == addr
+    assert words(k, addr, 4) == [0xabababababababab] * 3 + [UNINITIALISED]
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@settings(max_examples=30, deadline=None)
+@given(size=st.integers(1, 100), first=st.integers(0, 12), count=st.integers(0, 120))
+def test_fill_into_a_kmalloc_object(arch, size, first, count):
+    """Up to the object's last word, and past it the same oops."""
+    a, b = make_kernel(ARCH=arch), make_kernel(ARCH=arch)
+    obj = a.kmalloc(size, GFP_KERNEL)
+    assert b.kmalloc(size, GFP_KERNEL) == obj
+    start = obj + first * a.PTR_SIZE
+    assert outcome(memory.fill, a, start, count, 0, "memset") == \
+        outcome(by_words, b, start, count, 0)
+    n = -(-size // a.PTR_SIZE)
+    assert words(a, obj, n) == words(b, obj, n)
+    assert memory.first_word_not(a, obj, size, 0) == scan(b, obj, size, 0)
+
+
+# --- one key per content (the explore engine hashes pages by it) ----------------------
+
+WORDS = st.dictionaries(st.sampled_from([-1, 0, 8, 16, 24]), st.sampled_from([0, 1, 2]),
+                        max_size=5)
+
+
+def content(words, page_size=32, ptr=8):
+    return [words.get(o, words.get(-1, 0)) for o in range(0, page_size, ptr)]
+
+
+@given(a=WORDS, b=WORDS)
+def test_contents_key_is_equal_exactly_for_equal_contents(a, b):
+    same = content(a) == content(b)
+    assert (memory.contents_key(a, 32, 8) == memory.contents_key(b, 32, 8)) == same
+
+
+def test_memset_page_and_cleared_page_have_one_key():
+    k = make_kernel()
+    addr = area(k, 1)
+    pfn = k.ptes[addr >> k.PAGE_SHIFT]
+    by_words(k, addr, P, 0)
+    assert k.pagemem[pfn] != {}
+    assert memory.contents_key(k.pagemem[pfn], P, 8) == memory.contents_key({}, P, 8)
+
+
+def copy_by_words(k, dst, src, count):
+    for off in range(0, count, k.PTR_SIZE):
+        memory.store(k, dst + off, memory.load(k, src + off, "memcpy"), "memcpy")
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@settings(max_examples=40, deadline=None)
+@given(s_first=st.integers(0, 2 * P // 8), d_first=st.integers(0, 2 * P // 8),
+       n=st.integers(0, 2 * P // 8 + 8), gap=st.booleans())
+def test_copy_copies_what_word_copies_copy(arch, s_first, d_first, n, gap):
+    """memcpy between two vmalloc areas (or within one), page runs or not."""
+    a, b = make_kernel(ARCH=arch), make_kernel(ARCH=arch)
+    for k in (a, b):
+        src = area(k, 3)
+        k.memset(src + P, 0x11, 100)
+        dst = area(k, 3) if gap else src
+    step = a.PTR_SIZE
+    s, d = src + s_first * step, dst + d_first * step
+    assert outcome(memory.copy, a, d, s, n * step, "memcpy") == \
+        outcome(copy_by_words, b, d, s, n * step)
+    size = (dst - src) // step + 3 * P // step
+    assert words(a, src, size) == words(b, src, size)
