@@ -282,7 +282,8 @@ class ExploreResult:
     graph: object = None
 
 
-def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=False):
+def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=False,
+        check=True, visit=None):
     """Explore every state reachable in ``depth`` actions.
 
     The model gives states and actions (init_states, actions, properties,
@@ -295,6 +296,9 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     benchmark).  ``complete`` is False if the budget ran out.  With
     ``graph``, the state graph is recorded in the result and each trace is
     read back from it (networkx.shortest_path over the BFS tree).
+    ``visit(trace, h, depth)`` is called on each new state, before any
+    other state is loaded (``h`` is valid only until then); ``check=False``
+    leaves the properties unchecked (the smt engine's walk over the states).
     """
     start = time.monotonic()
     res = ExploreResult(depth=depth)
@@ -311,7 +315,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
         node = seen[key] = res.states
         roots[node] = trace
         res.states += 1
-        _discovered(model, h, node, 0, trace, found, g)
+        _discovered(model, h, node, 0, trace, found, g, check, visit)
         if not h.dead and depth > 0:
             frontier.append((trace, 0, snap, node))
     while frontier:
@@ -342,7 +346,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             if not new:
                 continue
             res.states += 1
-            _discovered(model, h, num, d + 1, nxt, found, g)
+            _discovered(model, h, num, d + 1, nxt, found, g, check, visit)
             if expand:
                 frontier.append((nxt, d + 1, child, num))
         if stop_after and len(found) >= stop_after:
@@ -357,9 +361,9 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     return res
 
 
-def _discovered(model, h, node, depth, trace, found, g):
-    """Check a new state's properties; note its node in the graph."""
-    problems = model.properties(h)
+def _discovered(model, h, node, depth, trace, found, g, check=True, visit=None):
+    """Check a new state's properties; note its node in the graph; visit it."""
+    problems = model.properties(h) if check else []
     for inv, msg in problems:
         sig = signature(inv, msg)
         # BFS order gives the fewest actions; with initial states of several
@@ -370,6 +374,8 @@ def _discovered(model, h, node, depth, trace, found, g):
         g.add_node(node, depth=depth, violates=bool(problems),
                    invariants=",".join(sorted({inv for inv, _m in problems})),
                    dead=bool(h.dead))
+    if visit is not None:
+        visit(trace, h, depth)
 
 
 def trace_entries(model, trace):

@@ -30,7 +30,6 @@ refutation that did not replay): never a pass.  Solver seeds are fixed.
 from __future__ import annotations
 
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -42,8 +41,7 @@ from vcpcheck.impl.kernel import KernelOops
 from vcpcheck.spec.invariants import area_pages, free_map
 from vcpcheck.spec.vcompound import object_layout
 
-from .explore import KernelModel
-from .harness import HarnessError
+from .explore import KernelModel, bfs
 from .stateful import Violation, signature
 from .symbolic import (Sym, SymbolicError, constraints, explore_paths, symbol, term,
                        value_in)
@@ -200,10 +198,12 @@ def _mmu_pfn(k, x):
 
 # --- the queries ------------------------------------------------------------------------
 
-def resolve_obligations(model, h, trace):
-    """addresses_resolve_to_head and addresses_resolve_to_page, per object."""
+def resolve_obligations(model, h, trace, objects=None):
+    """addresses_resolve_to_head and addresses_resolve_to_page, per object
+    (``objects``: compound_objects(h), if the caller has it)."""
     k, out = h.k, []
-    for a, addr, pfns, virtual, head_name in compound_objects(h):
+    objects = compound_objects(h) if objects is None else objects
+    for a, addr, pfns, virtual, head_name in objects:
         if any(p is None for p in pfns) or head_name not in k.symbols:
             continue
         size = len(pfns) << k.PAGE_SHIFT
@@ -457,43 +457,6 @@ class SmtResult:
         return dict(self.tally)
 
 
-def reachable(model, depth, budget=None, start=None):
-    """(trace, harness, calls) of every distinct state within ``depth``
-    calls, breadth first: each successor is its parent's snapshot restored
-    plus one call (the explore engine's model; no invariant checks here)."""
-    start = start or time.monotonic()
-    seen, frontier = set(), deque()
-    for trace in model.init_states():
-        h = model.realise(trace)
-        snap = model.save(h)
-        key = model.key(snap)
-        if key in seen:
-            continue
-        seen.add(key)
-        yield trace, h, 0
-        if not h.dead and depth > 0:
-            frontier.append((trace, 0, snap))
-    while frontier:
-        trace, d, snap = frontier.popleft()
-        for action in model.actions(model.load(snap)):
-            if budget is not None and time.monotonic() - start > budget:
-                raise TimeoutError
-            h = model.load(snap)
-            try:
-                model.step(h, action)
-            except HarnessError:
-                continue
-            child = model.save(h)
-            key = model.key(child)
-            if key in seen:
-                continue
-            seen.add(key)
-            t = model.next_state(trace, action)
-            yield t, h, d + 1
-            if not h.dead and d + 1 < depth:
-                frontier.append((t, d + 1, child))
-
-
 def _calls(n):
     return f"{n} call{'s' if n != 1 else ''}"
 
@@ -563,29 +526,37 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
         elif o.status == "unknown":
             res.unknown.append(f"{ob.query}: {ob.what}: {o.message}")
 
-    try:
-        for trace, h, calls in reachable(model, flag_depth, budget, start):
-            if "page_flags_match_roles" in queries and not h.dead:
-                words.add(h, trace)
-                flag_states += 1
-            if calls > depth:
-                continue
-            res.states += 1
-            entries = _trace_entries(h)
-            obs = []
-            if not trace and "buddy_arithmetic" in queries:
-                obs.append(buddy_obligation(model, h, entries))
-            if h.dead:
-                continue
+    def state(trace, h, calls):
+        nonlocal flag_states
+        if "page_flags_match_roles" in queries and not h.dead:
+            words.add(h, trace)
+            flag_states += 1
+        if calls > depth:
+            return
+        res.states += 1
+        entries = _trace_entries(h)
+        obs = []
+        if not trace and "buddy_arithmetic" in queries:
+            obs.append(buddy_obligation(model, h, entries))
+        if not h.dead:
             if "page_address_resolves_back" in queries:
                 obs.append(page_address_obligation(model, h, entries))
-            res.skipped += sum(1 for _a, _x, pfns, _v, name in compound_objects(h)
+            objects = compound_objects(h)
+            res.skipped += sum(1 for _a, _x, pfns, _v, name in objects
                                if any(p is None for p in pfns) or name not in h.k.symbols)
             if {"addresses_resolve_to_head", "addresses_resolve_to_page"} & set(queries):
-                obs.extend(o for o in resolve_obligations(model, h, entries)
+                obs.extend(o for o in resolve_obligations(model, h, entries, objects)
                            if o.query in queries)
-            for ob in obs:
-                settle(ob)
+        for ob in obs:
+            settle(ob)
+
+    try:
+        # Every distinct state within flag_depth calls, breadth first (the
+        # explore engine's walk, its invariants left to it).
+        walk = bfs(model, flag_depth, None if budget is None else
+                   max(0.0, budget - (time.monotonic() - start)), check=False, visit=state)
+        if not walk.complete:
+            raise TimeoutError
         if "page_flags_match_roles" in queries:
             for ob in flag_obligations(model.symbols, words, model.realise):
                 settle(ob)

@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from vcpcheck.checks import smt
 from vcpcheck.checks.cli import main
-from vcpcheck.checks.explore import KernelModel
+from vcpcheck.checks.explore import KernelModel, bfs
 from vcpcheck.checks.harness import Harness
 from vcpcheck.checks.symbolic import (Sym, SymbolicError, concretise, explore_paths,
                                       symbol, term)
@@ -228,9 +228,11 @@ def test_symbolic_runs_agree_with_the_concrete_model(name, opts):
     cfg = cfg_of(name, **opts)
     model = KernelModel(t, cfg)
     compared = 0
-    for trace, h, _calls in smt.reachable(model, 1):
+
+    def state(trace, h, _calls):
+        nonlocal compared
         if h.dead:
-            continue
+            return
         k = h.k
         for ob in smt.resolve_obligations(model, h, []):
             paths = explore_paths(ob.run, ob.domain)
@@ -249,6 +251,7 @@ def test_symbolic_runs_agree_with_the_concrete_model(name, opts):
             want = ("no address",) if not a else smt._mmu_pfn(k, a + 8)
             assert got == want, pfn
             compared += 1
+    assert bfs(model, 1, check=False, visit=state).complete
     assert compared > 100
 
 
@@ -257,9 +260,8 @@ def test_flag_predicates_agree_with_the_concrete_model():
     cfg = cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=True)
     model = KernelModel(t, cfg)
     words = smt.FlagWords()
-    for trace, h, _calls in smt.reachable(model, 1):
-        if not h.dead:
-            words.add(h, trace)
+    bfs(model, 1, check=False,
+        visit=lambda trace, h, _calls: None if h.dead else words.add(h, trace))
     checked = 0
     for ob in smt.flag_obligations(model.symbols, words, model.realise):
         pred = ob.what.split("(")[0]
