@@ -149,6 +149,28 @@ def copy(k, dst, src, count, function):
         off += -(-run // step) * step
 
 
+def read_words(k, start, n):
+    """The n words from start (word-aligned), as peek() of each would read
+    them (None where nothing is mapped), a page at a time."""
+    out, a, step = [], start, k.PTR_SIZE
+    while len(out) < n:
+        where = resolve(k, a)
+        if where is None or where[2] is not None:
+            out.append(None if where is None else _read(k, *where))
+            a += step
+            continue
+        pfn, off, _obj = where
+        run = min(n - len(out), (k.PAGE_SIZE - off) // step)
+        words = k.pagemem.get(pfn)
+        if words is None:
+            out.extend([UNINITIALISED] * run)
+        else:
+            default = words.get(-1, 0)
+            out.extend([words.get(o, default) for o in range(off, off + run * step, step)])
+        a += run * step
+    return out
+
+
 def first_word_not(k, start, size, value):
     """The first word of [start, start+size) that does not read ``value``,
     as (address, word), the word None where nothing is mapped; None if every

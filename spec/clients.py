@@ -58,10 +58,13 @@ def wait_queue_consistent(k, word) -> list[str]:
 
 def wait_table_initialised(k, table, entries, entry_size) -> list[str]:
     """Each wait_queue_head_t is an unlocked lock and an empty list."""
+    w = k.PTR_SIZE
+    assert entry_size % w == 0 and entry_size >= 3 * w, entry_size
+    table_words = memory.read_words(k, table, entries * entry_size // w)
     for i in range(entries):
         q = table + i * entry_size
-        lst = q + k.PTR_SIZE
-        if (memory.peek(k, q), memory.peek(k, lst), memory.peek(k, lst + k.PTR_SIZE)) \
-                != (0, lst, lst):
+        lst = q + w
+        first = i * entry_size // w
+        if tuple(table_words[first:first + 3]) != (0, lst, lst):
             return [f"wait table entry {i} at {q:#x} is not initialised"]
     return []

@@ -97,13 +97,13 @@ def area_at(k, addr):
     return None
 
 
+@_once
 def area_pages(k, area) -> list:
     """pages[0..nr_pages) of an area, read from its array (None if unreadable)."""
-    out = []
-    for i in range(area.nr_pages):
-        w = memory.peek(k, area.pages + i * k.PTR_SIZE) if area.pages else None
-        out.append(None if w is None else k.word_to_page(w))
-    return out
+    if not area.pages:
+        return [None] * area.nr_pages
+    return [None if w is None else k.word_to_page(w)
+            for w in memory.read_words(k, area.pages, area.nr_pages)]
 
 
 def pending_free_pages(k) -> set:
@@ -558,9 +558,14 @@ MM_INVARIANTS = [Invariant(f.__name__, f) for f in (
 def all_invariants() -> list[Invariant]:
     """The mm invariants, then the vcompound contract's (spec/vcompound.py,
     imported here because it builds on the helpers above)."""
+    return list(_all_invariants())
+
+
+@functools.lru_cache(maxsize=None)
+def _all_invariants() -> tuple:
     from .vcompound import VCOMPOUND_INVARIANT_FUNCTIONS
-    return MM_INVARIANTS + [Invariant(f.__name__, f)
-                            for f in VCOMPOUND_INVARIANT_FUNCTIONS]
+    return tuple(MM_INVARIANTS + [Invariant(f.__name__, f)
+                                  for f in VCOMPOUND_INVARIANT_FUNCTIONS])
 
 
 def __getattr__(name):

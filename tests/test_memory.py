@@ -165,3 +165,18 @@ def test_copy_copies_what_word_copies_copy(arch, s_first, d_first, n, gap):
         outcome(copy_by_words, b, d, s, n * step)
     size = (dst - src) // step + 3 * P // step
     assert words(a, src, size) == words(b, src, size)
+
+
+@pytest.mark.parametrize("arch", ARCHES)
+@settings(max_examples=30, deadline=None)
+@given(first=st.integers(0, 3 * P // 8), n=st.integers(0, 2 * P // 8), obj=st.booleans())
+def test_read_words_reads_what_peek_reads(arch, first, n, obj):
+    """Across pages, into the guard page, and in a slab object."""
+    k = make_kernel(ARCH=arch)
+    start = area(k, 3)
+    k.memset(start + P - 64, 0x22, 128)
+    if obj:
+        start = k.kmalloc(100, GFP_KERNEL)
+        memory.store(k, start + 8, 5)
+    a = start + first * k.PTR_SIZE
+    assert memory.read_words(k, a, n) == words(k, a, n)
