@@ -140,12 +140,11 @@ def copy(k, dst, src, count, function):
             # (store() truncates to the word size: so does the copy)
             k.pagemem[dp] = {o: w & mask for o, w in swords.items()}
         else:
-            values = [_read(k, sp, o, None) & mask for o in range(so, so + run, step)]
             dwords = k.pagemem.get(dp)
             if dwords is None:
                 dwords = k.pagemem[dp] = {-1: UNINITIALISED}
-            for n, v in enumerate(values):
-                dwords[do + n * step] = v
+            for n in range(0, run, step):       # in order: the runs may overlap
+                dwords[do + n] = _read(k, sp, so + n, None) & mask
         off += -(-run // step) * step
 
 
