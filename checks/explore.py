@@ -383,15 +383,39 @@ def trace_entries(model, trace):
     return [dict(e) for e in model.realise(trace).trace]
 
 
-def run_explore(target, cfg, depth=3, budget=None, graph=False) -> ExploreResult:
+def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
+                deepen=1) -> ExploreResult:
     """Explore one build; violations come back as Violation records.  With
-    ``graph``, ``res.graph`` is the state graph (see ExploreResult)."""
+    ``graph``, ``res.graph`` is the state graph (see ExploreResult).
+
+    ``reach``: {signature: trace length} of what another engine found on
+    this build.  If a signature the search to ``depth`` did not find has a
+    longer trace, the search is made again to that length, at most
+    ``deepen`` calls deeper, so that the exhaustive verdict covers it (and
+    gives the shortest trace); the strength says so.  The deeper search is
+    the same breadth-first search from scratch, with what is left of the
+    budget.
+    """
+    start = time.monotonic()
     model = KernelModel(target, cfg)
     res = bfs(model, depth, budget, graph=graph)
+    asked, beyond = depth, []
+    if reach and res.complete:
+        found = {signature(inv, msg) for inv, msg, _t in res.violations}
+        beyond = [n for sig, n in reach.items() if sig not in found and n > depth]
+        if beyond:
+            depth = min(max(beyond), asked + deepen)
+            left = None if budget is None else max(0.0, budget - (time.monotonic() - start))
+            res = bfs(model, depth, left, graph=graph)
     starts = "the booted kernel" + (" and the fragmented one" if model.fragmented else "")
     bound = (f"depth {depth}, {cfg.mem_pages} pages, MAX_ORDER "
              f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages, "
              f"from {starts}")
+    if depth != asked:
+        bound += (f" (raised from {asked} to reach the length of another engine's "
+                  f"counterexample{'s' if len(beyond) > 1 else ''} it had not found"
+                  + (f"; one of {max(beyond)} calls is beyond it" if max(beyond) > depth
+                     else "") + ")")
     res.strength = (f"exhaustive to {bound}: {res.states} states, "
                     f"{res.transitions} transitions" if res.complete else
                     f"partial (budget ran out) to {bound}: {res.states} states, "
