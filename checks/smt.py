@@ -61,6 +61,9 @@ class Obligation:
     expect: Callable                 # (result) -> z3 Bool or bool: what the spec wants
     replay: Callable                 # ({name: int}) -> problem message or None
     trace: list = field(default_factory=list)    # harness calls to the state
+    # () -> None: puts the state back before each path and the replay (a path
+    # may store or log; the next must not see it).  None: nothing to put back.
+    reset: Callable = None
 
 
 @dataclass
@@ -79,7 +82,7 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
     """Prove, refute (with a replayed counterexample) or give up on ``ob``."""
     t0 = time.monotonic()
     try:
-        paths = explore_paths(ob.run, ob.domain, max_paths, timeout_ms, seed)
+        paths = explore_paths(ob.run, ob.domain, max_paths, timeout_ms, seed, ob.reset)
     except SymbolicError as e:
         return Outcome("unknown", ob, 0, time.monotonic() - t0, str(e))
     found = []                         # the least counterexample of each violating path
@@ -110,6 +113,8 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
     # unsigned words): the same whatever order z3 let the paths come in.
     mask = (1 << 128) - 1
     values = min(found, key=lambda v: tuple(x & mask for x in v.values()))
+    if ob.reset is not None:
+        ob.reset()
     problem = ob.replay(values)
     shown = ", ".join(f"{n}={v:#x}" for n, v in values.items())
     if problem is None:
@@ -392,11 +397,14 @@ def flag_obligations(symbols, words: FlagWords, realise):
     for role in sorted(words.seen):
         pairs = words.seen[role]
         trace0, p0 = next(iter(pairs.values()))
-        k = None                       # the first state of the role, built once
+        h0 = None                      # the first state of the role, built once
         for pred, want in ROLE_EXPECT[role].items():
             if want is None or pred not in symbols:
                 continue
-            k = k or realise(trace0).k
+            if h0 is None:
+                h0 = realise(trace0)
+                reset = _resetter(h0)
+            k = h0.k
             w, pv = symbol("flags"), symbol("private")
             domain = [z3.Or([z3.And(w.e == f, pv.e == v) for f, v in pairs])]
 
@@ -412,7 +420,7 @@ def flag_obligations(symbols, words: FlagWords, realise):
                 "page_flags_match_roles",
                 f"{pred}() is {want} on every {role} page ({len(pairs)} flag words)",
                 {"flags": w, "private": pv}, domain, run,
-                lambda r, want=want: r is want, None, [])
+                lambda r, want=want: r is want, None, [], reset)
 
             def replay(v, pairs=pairs, pred=pred, want=want, role=role, ob=ob):
                 where = pairs.get((v["flags"], v["private"]))
@@ -470,15 +478,22 @@ def state_problems(h, queries=QUERIES, seed=0) -> list[tuple[str, str]]:
     words = FlagWords()
     words.add(h, ())
     obs += flag_obligations(h.k.symbols, words, lambda _trace: h)
-    out = []
+    out, reset = [], _resetter(h)
     for ob in obs:
         if ob.query not in queries:
             continue
+        ob.reset = reset
         o = decide(ob, seed=seed)
         if o.status != "proved":
             out.append((ob.query, o.message if o.status == "refuted"
                         else f"unknown: {ob.what}: {o.message}"))
     return out
+
+
+def _resetter(h):
+    """A reset for obligations on ``h``: back to its state now."""
+    snap = h.snapshot()
+    return lambda: h.restore(snap)
 
 
 def _trace_entries(h):
@@ -547,7 +562,9 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
             if {"addresses_resolve_to_head", "addresses_resolve_to_page"} & set(queries):
                 obs.extend(o for o in resolve_obligations(model, h, entries, objects)
                            if o.query in queries)
+        reset = _resetter(h)
         for ob in obs:
+            ob.reset = reset
             settle(ob)
 
     try:

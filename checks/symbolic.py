@@ -431,11 +431,15 @@ def _where(exc) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
 
 
-def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[Path]:
+def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0,
+                  reset=None) -> list[Path]:
     """Run ``fn()`` once per feasible path under the ``domain`` constraints.
 
-    Returns every path; raises SymbolicError if there are more than
-    ``max_paths`` or a branch is undecided (the cover would be incomplete).
+    ``reset()``, if given, is called before each run: it puts back the
+    state ``fn`` reads, so that what one path did (a store, a log line)
+    cannot change what the next one sees.  Returns every path; raises
+    SymbolicError if there are more than ``max_paths`` or a branch is
+    undecided (the cover would be incomplete).
     """
     todo, paths = [((), (), None)], []
     while todo:
@@ -445,6 +449,8 @@ def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0) -> list[P
         solver.set("random_seed", seed)
         solver.add(*constraints(domain))
         run = _Run(solver, prefix, resume_model=model, prefix_terms=terms)
+        if reset is not None:
+            reset()
         _current.append(run)
         try:
             try:

@@ -138,6 +138,21 @@ def test_a_shift_past_the_encoding_is_refused():
         explore_paths(lambda: x << 100, [x >= 0, x < (1 << 64)])
 
 
+def test_each_path_starts_from_the_state_reset_puts_back():
+    """A path that changes state (here a counter, as a store or a log line
+    would) must not change what the next path sees; without reset it does."""
+    x, state = symbol("x"), {"n": 0}
+
+    def counts():
+        state["n"] += 1
+        return (0 if x < 5 else 1), state["n"]
+
+    fresh = explore_paths(counts, [x >= 0, x < 10], reset=lambda: state.update(n=0))
+    assert len(fresh) == 2 and [p.result[1] for p in fresh] == [1, 1]
+    stale = explore_paths(counts, [x >= 0, x < 10])
+    assert sorted(p.result[1] for p in stale) != [1, 1]
+
+
 def test_paths_cover_the_domain_exactly_once():
     """Every input of the domain follows exactly one path."""
     x = symbol("x")
