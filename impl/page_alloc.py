@@ -54,18 +54,30 @@ def free_list_add(k, zone, order, page):
 
 
 def free_list_del(k, zone, order, page):
-    """list_del(&page->lru): unlink and poison the page's lru words."""
-    s = zone.sentinel(order)
+    """list_del(&page->lru): unlink and poison the page's lru words.
+
+    As list_del, it follows the page's own links, whatever list they lead
+    to: ``zone`` and ``order`` name the list the caller means, but a page
+    on another order's list is unlinked from that one (a negative link is
+    the head of the list it encodes, Zone.sentinel)."""
     prv, nxt = k.lru_prev[page], k.lru_next[page]
-    if prv == s:
-        zone.head_next[order] = nxt
+    if prv < 0:
+        z, o = _list_head(k, prv)
+        z.head_next[o] = nxt
     else:
         k.lru_next[prv] = nxt
-    if nxt == s:
-        zone.head_prev[order] = prv
+    if nxt < 0:
+        z, o = _list_head(k, nxt)
+        z.head_prev[o] = prv
     else:
         k.lru_prev[nxt] = prv
     k.lru_next[page], k.lru_prev[page] = LIST_POISON1, LIST_POISON2
+
+
+def _list_head(k, link):
+    """(zone, order) of the free list whose head a negative link is."""
+    zi, order = divmod(-1 - link, k.MAX_ORDER)
+    return k.zones[zi], order
 
 
 def free_list_pages(k, zone, order):

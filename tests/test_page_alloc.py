@@ -1380,3 +1380,22 @@ def test_highmem_allocations_prefer_highmem_then_fall_back():
 
     assert [k.alloc_pages(GFP_HIGHUSER, 2) for _ in range(4)] == [12, 8, 4, 0]
     assert [k.PageHighMem(p) for p in (12, 8, 4, 0)] == [True, True, False, False]
+
+
+def test_list_del_follows_the_pages_own_links_whatever_order_it_is_told():
+    """list_del(&page->lru) (include/linux/list.h) takes no list: a page
+    on the order-1 list unlinked as if it were on order 0 leaves the order-1
+    list without it and the order-0 list untouched, as in the kernel."""
+    from vcpcheck.impl.page_alloc import free_list_add, free_list_del
+    k = make_kernel()
+    z = k.zones[0]
+    k.alloc_pages(GFP_KERNEL, 0)              # splits: order-0 and order-1 buddies listed
+    lists = {o: free_list_pages(k, z, o) for o in range(k.MAX_ORDER)}
+    assert lists[1] and lists[0]
+    p = lists[1][0]
+    free_list_del(k, z, 0, p)
+    assert free_list_pages(k, z, 1) == lists[1][1:]
+    assert free_list_pages(k, z, 0) == lists[0]
+    assert (k.lru_next[p], k.lru_prev[p]) == (LIST_POISON1, LIST_POISON2)
+    free_list_add(k, z, 1, p)
+    assert free_list_pages(k, z, 1) == [p] + lists[1][1:]
