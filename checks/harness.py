@@ -247,8 +247,18 @@ class Harness:
         self.ledger.remove(i)
 
     def vmap(self, pages):
-        """kmalloc an array of the pages, vmap() it, kfree the array."""
+        """kmalloc an array of the pages, vmap() it, kfree the array.
+
+        The caller maps only order-0 pages it holds (HarnessError
+        otherwise), as a driver vmaps pages it allocated: mapping a page
+        that is free, or part of someone else's block, is a caller bug,
+        not the kernel's.
+        """
         pages = list(pages)
+        for p in pages:
+            if not any(a.kind == "page" and a.handle == p and a.order == 0
+                       for a in self.ledger):
+                raise HarnessError(f"vmap: pfn {p} is not an order-0 page the caller holds")
         k = self.k
 
         def call():

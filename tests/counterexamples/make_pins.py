@@ -22,7 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def pins_for(name):
-    args = build_parser().parse_args(["check", name])
+    args = build_parser().parse_args(["check", name, "--engine", "stateful"])
     result = check_target(TARGETS[name], args, parse_config([]))
     best = {}
     for v in result["violations"]:
