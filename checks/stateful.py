@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from hypothesis import HealthCheck, Phase, settings, strategies as st
@@ -57,6 +58,19 @@ class RunResult:
     seconds: float = 0.0
     error: str | None = None
     all_signatures: set = field(default_factory=set)
+    # False when the budget ran out before every round had run its
+    # examples: the sample is smaller than asked for (never a pass).
+    complete: bool = True
+
+
+class BudgetSpent(KeyboardInterrupt):
+    """The budget ran out between two examples.
+
+    A KeyboardInterrupt because that is the one exception Hypothesis lets
+    through at once, without replaying or shrinking it (anything else that
+    is not an Exception is replayed as the failure, which the datatree
+    then calls flaky).  Raised only inside drive(), which always catches it.
+    """
 
 
 def signature(invariant: str, message: str) -> tuple:
@@ -66,9 +80,11 @@ def signature(invariant: str, message: str) -> tuple:
 
 
 def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=None,
-                 harness_factory=None):
+                 harness_factory=None, deadline=None):
     """A RuleBasedStateMachine class driving ``target`` built with ``cfg``;
-    problems whose signature is in ``exclude`` were reported already."""
+    problems whose signature is in ``exclude`` were reported already.
+    With ``deadline`` (time.monotonic()), an example that would start after
+    it raises BudgetSpent instead."""
     symbols = target.symbols(cfg)
     max_order = cfg.FORCE_MAX_ZONEORDER
     n = cfg.mem_pages
@@ -102,6 +118,8 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
         # Rules carry preconditions so Hypothesis only picks calls the
         # caller may make now; rules the target lacks are not defined.
         def __init__(self):
+            if deadline is not None and time.monotonic() > deadline:
+                raise BudgetSpent
             super().__init__()
             if harness_factory is not None:
                 self.h = harness_factory()
@@ -328,32 +346,86 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
     With ``rounds`` > 1, each round after a failure runs again with the
     signatures already found excluded, so one defect does not hide the
     next; rounds use seeds seed, seed+1, ...
+
+    ``budget`` (seconds) is checked before every example: when it runs out
+    the run stops there, ``complete`` is False and the strength says so.
+    Otherwise nothing here depends on the clock, so the same seed and
+    options give the same examples, counts and traces.
     """
     start = time.monotonic()
+    deadline = None if budget is None else start + budget
     total = RunResult()
     exclude: set = set()
     for r in range(rounds):
-        if budget is not None and time.monotonic() - start > budget:
-            break
         res = _run_once(target, cfg, seed + r, max_examples, steps, frozenset(exclude),
-                        call_timeout)
+                        call_timeout, deadline)
         total.examples += res.examples
         total.steps += res.steps
+        total.violations.extend(res.violations)
+        if not res.complete:
+            total.complete = False
+            break
         if not res.violations:
             break
-        total.violations.extend(res.violations)
         exclude.update(signature(v.invariant, v.message) for v in res.violations)
         exclude.update(res.all_signatures)
     total.seconds = time.monotonic() - start
     for v in total.violations:
-        v.strength = f"sampled: {total.examples} examples, {total.steps} steps"
+        v.strength = strength(total)
     return total
+
+
+def strength(res: RunResult) -> str:
+    """How much was sampled, and whether the budget cut it short."""
+    cut = "" if res.complete else " (partial: the budget ran out)"
+    return f"sampled: {res.examples} examples, {res.steps} steps{cut}"
+
+
+@contextmanager
+def _seed_alone():
+    """Make a Hypothesis run depend on its seed and settings alone.
+
+    Two things in Hypothesis's engine (6.155) depend on something else:
+
+    - now and then it draws a constant read from the source of a local
+      module loaded so far (hypothesis.internal.conjecture.providers).
+      Which of vcpcheck's modules are loaded depends on what ran before in
+      the process (the explore and smt engines, the minimiser, the other
+      configurations a --jobs worker happened to get), so the same seed
+      gave other examples.  The pool is emptied for the run, and the cache
+      of constants filtered from it is cleared on the way in and out;
+    - it stops shrinking after MAX_SHRINKING_SECONDS (300) of wall-clock
+      time, which a busy machine reaches and a quiet one does not.  The
+      limit is lifted: the budget (BudgetSpent) is the only clock, and its
+      effect is reported.
+
+    Both are internals, looked up when the run starts: a Hypothesis
+    without them is left as it is (tests/test_stateful.py would then show
+    whether the runs still agree).
+    """
+    try:
+        from hypothesis.internal.conjecture import engine, providers
+        saved = (providers._get_local_constants, engine.MAX_SHRINKING_SECONDS)
+        cache, empty = providers.CONSTANTS_CACHE, providers.Constants()
+    except (ImportError, AttributeError):
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    engine.MAX_SHRINKING_SECONDS = float("inf")
+    cache.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants, engine.MAX_SHRINKING_SECONDS = saved
+        cache.cache.clear()
 
 
 def drive(machine, seed, max_examples, steps, record) -> tuple:
     """Run a machine under the engine's fixed settings (seeded, no example
-    database, shrinking on).  Returns (problems, trace) of the shrunk
-    failure, or None when every example passed."""
+    database, shrinking on, nothing but the seed: see _seed_alone).  Returns
+    (problems, trace) of the shrunk failure, or None when every example
+    passed.  If the machine raises BudgetSpent, ``record["partial"]`` is
+    set and the failure seen last, if any, is returned unshrunk."""
     machine._hypothesis_internal_use_seed = seed
     s = settings(max_examples=max_examples, stateful_step_count=steps,
                  deadline=None, database=None, print_blob=False,
@@ -361,16 +433,21 @@ def drive(machine, seed, max_examples, steps, record) -> tuple:
                  suppress_health_check=list(HealthCheck),
                  phases=[Phase.generate, Phase.shrink])
     try:
-        run_state_machine_as_test(machine, settings=s)
+        with _seed_alone():
+            run_state_machine_as_test(machine, settings=s)
+    except BudgetSpent:
+        record["partial"] = True
+        return record.get("failure")
     except (AssertionError, Flaky):
         return record.get("failure", ([("unknown", "no record")], []))
     return None
 
 
 def _run_once(target, cfg, seed, max_examples, steps, exclude,
-              call_timeout=None) -> RunResult:
+              call_timeout=None, deadline=None) -> RunResult:
     record: dict = {}
-    machine = make_machine(target, cfg, record, exclude, call_timeout)
+    machine = make_machine(target, cfg, record, exclude, call_timeout,
+                           deadline=deadline)
     start = time.monotonic()
     result = RunResult()
     failure = drive(machine, seed, max_examples, steps, record)
@@ -383,6 +460,7 @@ def _run_once(target, cfg, seed, max_examples, steps, exclude,
             result.violations.append(Violation(inv, msg, short, cfg,
                                                original_length=len(trace)))
         result.all_signatures = {signature(*p) for p in problems}
+    result.complete = not record.get("partial")
     result.examples = record.get("examples", 0)
     result.steps = record.get("steps", 0)
     result.seconds = time.monotonic() - start

@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
-from vcpcheck.checks.cli import main
+from vcpcheck.checks.cli import SHARES, budget_deadlines, main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
@@ -52,12 +53,63 @@ def test_check_json_has_the_contract_fields(capsys):
     assert t["stats"]["unbuildable"], "PAGEFLAGS_EXTENDED=y is reported unbuildable"
 
 
+def _untimed(t):
+    """A target's JSON result without its clock readings."""
+    stats = {k: v for k, v in t["stats"].items() if k not in ("seconds", "engine_seconds")}
+    return {**t, "stats": stats}
+
+
 def test_same_seed_same_verdict_and_trace(capsys):
     argv = ["check", "v5", "--json", "--config", "ARCH=i386", "--config", "HIGHMEM=n",
             "--config", "VIRTUALIZE_ALWAYS=y", *FAST]
     a = json.loads(run(capsys, *argv)[1])["targets"][0]
     b = json.loads(run(capsys, *argv)[1])["targets"][0]
     assert a["violations"] == b["violations"] and a["verdict"] == b["verdict"]
+    assert _untimed(a) == _untimed(b)
+
+
+def test_same_result_on_one_process_or_two(capsys):
+    """Two configurations on one process and on two: the same counts,
+    verdict and traces, whichever process ran what."""
+    argv = ["check", "v3", "--json", "--engine", "stateful", "--config", "ARCH=i386",
+            "--config", "HIGHMEM=n", "--config", "PREEMPT=n", "--examples", "20",
+            "--rounds", "1"]
+    one = json.loads(run(capsys, *argv, "--jobs", "1")[1])["targets"][0]
+    two = json.loads(run(capsys, *argv, "--jobs", "2")[1])["targets"][0]
+    assert one["stats"]["configs_checked"] == 2 and one["violations"]
+    assert _untimed(one) == _untimed(two)
+
+
+# --- the budget ---------------------------------------------------------------------------
+
+def test_budget_is_split_between_the_engines_that_run():
+    every = budget_deadlines(["stateful", "explore", "smt"], 10.0, 100.0)
+    assert every["stateful"] == pytest.approx(10 + 100 * SHARES["stateful"])
+    assert every["explore"] == pytest.approx(every["stateful"] + 100 * SHARES["explore"])
+    assert every["smt"] == pytest.approx(110.0)
+    assert budget_deadlines(["explore"], 0.0, 50.0) == {"explore": pytest.approx(50.0)}
+
+
+def test_budget_is_a_hard_limit_and_a_cut_is_never_a_pass(capsys):
+    """Each engine stops when its share of the budget ends, on both
+    processes; what it cut short is listed, the strength says partial and
+    the verdict is unknown (exit 1), not a pass."""
+    t0 = time.monotonic()
+    code, out, _ = run(capsys, "check", "base", "--json", "--budget", "3",
+                       "--examples", "2000", "--rounds", "1", "--jobs", "2")
+    took = time.monotonic() - t0
+    (t,) = json.loads(out)["targets"]
+    assert took < 3 + 15, took        # forking, imports, the last example or state
+    assert code == 1 and t["verdict"] == "unknown"
+    cut = t["stats"]["budget_ran_out"]
+    assert {c["engine"] for c in cut} >= {"stateful"}
+    assert all(c["reason"].startswith("the budget ran out") for c in cut)
+    assert "sampled: " in t["stats"]["strength"]
+    assert "(partial: the budget ran out)" in t["stats"]["strength"]
+    code, out, _ = run(capsys, "check", "base", "--engine", "stateful", "--budget", "1",
+                       "--examples", "2000", "--rounds", "1", "--jobs", "1")
+    assert code == 1 and out.startswith("base: UNKNOWN (sampled: ")
+    assert "unknown (stateful, not a pass): [" in out and "the budget ran out" in out
 
 
 def test_reference_passes(capsys):
@@ -185,6 +237,12 @@ def test_compare_a_target_with_itself_is_the_same(capsys):
     code, out, _ = run(capsys, "compare", "base", "base", "--config", "ARCH=x86_64",
                        "--config", "PAGEFLAGS_EXTENDED=y", "--examples", "30")
     assert code == 0 and "SAME" in out
+
+
+def test_compare_cut_by_the_budget_is_not_same(capsys):
+    code, out, _ = run(capsys, "compare", "base", "base", "--budget", "0",
+                       "--examples", "30")
+    assert code == 1 and "UNKNOWN" in out and "the budget ran out" in out
 
 
 def test_out_writes_json_pytest_and_svg_then_replay(capsys, tmp_path):

@@ -7,8 +7,14 @@ same calls must be clean on the base kernel.
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import time
+from types import SimpleNamespace
+
 import pytest
 
+from vcpcheck.checks import stateful
 from vcpcheck.checks.harness import Harness
 from vcpcheck.checks.stateful import run_stateful
 from vcpcheck.checks.targets import Target, get_target, with_replacements
@@ -94,3 +100,74 @@ def test_same_seed_same_trace():
     a = run_stateful(target, cfg, seed=7, max_examples=100)
     b = run_stateful(target, cfg, seed=7, max_examples=100)
     assert a.violations and [v.trace for v in a.violations] == [v.trace for v in b.violations]
+
+
+def _fingerprint(r):
+    return (r.examples, r.steps, r.complete,
+            [(v.invariant, v.message, v.trace, v.original_length) for v in r.violations])
+
+
+def test_same_seed_same_examples_whatever_the_process_loaded(tmp_path):
+    """The same seed and options give the same examples, counts and traces
+    however many modules the process has loaded in between.  Hypothesis
+    draws now and then on constants read from every local module loaded so
+    far, and which are loaded depends on what ran before (the other
+    engines, the minimiser, a --jobs worker's earlier configurations): the
+    engine must not let it."""
+    target = Target("broken", "test",
+                    with_replacements(base_symbols, {"__vunmap": vunmap_keeping_pages}),
+                    BASE.config_matrix)
+    cfg = target.configs()[1]
+    a = run_stateful(target, cfg, seed=7, max_examples=60, rounds=2)
+    numbers = list(range(64)) + [4095, 4096, 4097, 8191, 8192, 12288, 16384, 20480]
+    (tmp_path / "vcp_loaded_later.py").write_text(f"NUMBERS = {numbers}\n")
+    sys.path.insert(0, str(tmp_path))
+    try:
+        importlib.import_module("vcp_loaded_later")
+        b = run_stateful(target, cfg, seed=7, max_examples=60, rounds=2)
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("vcp_loaded_later", None)
+    assert a.violations and a.complete
+    assert _fingerprint(a) == _fingerprint(b)
+
+
+def test_budget_stops_between_examples_and_says_partial():
+    """A budget that runs out stops the run before the next example; the
+    result says it is partial.  One that does not run out changes nothing."""
+    cfg = BASE.configs()[0]
+    t0 = time.monotonic()
+    cut = run_stateful(BASE, cfg, seed=0, max_examples=2000, budget=1.0)
+    assert time.monotonic() - t0 < 1 + 9       # the last example, on a busy machine
+    assert not cut.complete and 0 < cut.examples < 2000
+    assert cut.violations == []
+    none = run_stateful(BASE, cfg, seed=0, max_examples=30, budget=0.0)
+    assert not none.complete and none.examples == 0
+    free = run_stateful(BASE, cfg, seed=0, max_examples=30)
+    roomy = run_stateful(BASE, cfg, seed=0, max_examples=30, budget=600)
+    assert free.complete and _fingerprint(free) == _fingerprint(roomy)
+
+
+def test_budget_that_runs_out_while_shrinking_keeps_the_violation(monkeypatch):
+    """The clock runs out as soon as an invariant has failed, so the
+    budget stops Hypothesis before it shrinks: the violation it found is
+    still reported (minimised by delta debugging), marked partial."""
+    target = Target("broken", "test",
+                    with_replacements(base_symbols, {"__vunmap": vunmap_keeping_pages}),
+                    BASE.config_matrix)
+    cfg = target.configs()[1]
+    failed = []
+    real = stateful.signature
+
+    def noting(invariant, message):       # called only on a failing check
+        failed.append(invariant)
+        return real(invariant, message)
+    monkeypatch.setattr(stateful, "signature", noting)
+    monkeypatch.setattr(stateful, "time",
+                        SimpleNamespace(monotonic=lambda: 1e9 if failed else 0.0))
+    r = run_stateful(target, cfg, seed=7, max_examples=60, rounds=2, budget=10)
+    assert not r.complete and r.violations
+    v = r.violations[0]
+    assert v.invariant == "no_leak" and v.strength.endswith("(partial: the budget ran out)")
+    broken = Harness(cfg, target.symbols(cfg)).replay(v.trace)
+    assert "no_leak" in {n for n, _ in broken.violations()}
