@@ -1,7 +1,7 @@
 """The vcpcheck command line.
 
     vcpcheck list [--json]
-    vcpcheck check [TARGET...] [--engine stateful] [--config KEY=VALUE]...
+    vcpcheck check [TARGET...] [--engine stateful,explore] [--config KEY=VALUE]...
                    [--seed N] [--examples N] [--rounds N] [--budget SECONDS]
                    [--jobs N] [--out DIR] [--json] [-v]
     vcpcheck bisect SERIES [options as for check]
@@ -61,11 +61,33 @@ def parse_config(pairs: list[str]) -> dict:
     return out
 
 
+def engine_list(text: str) -> str:
+    """--engine: one engine, a comma-separated list of them, or all; the
+    engines run in ENGINES order whatever order they are named in."""
+    names = [n.strip() for n in text.split(",")]
+    for n in names:
+        if n not in ENGINES + ("all",):
+            raise argparse.ArgumentTypeError(
+                f"invalid choice: {n!r} (choose from {', '.join(ENGINES)}, all, or a "
+                f"comma-separated list)")
+    if "all" in names:
+        return "all"
+    return ",".join(e for e in ENGINES if e in names)
+
+
+def selected_engines(engine: str) -> list:
+    """The engines an --engine value names, in the order they run."""
+    return [e for e in ENGINES if engine == "all" or e in engine.split(",")]
+
+
 def _run_options(p, examples=100):
-    p.add_argument("--engine", default="all", choices=ENGINES + ("all",),
+    p.add_argument("--engine", default="all", type=engine_list,
                    help="stateful (Hypothesis, sampled), explore (BFS, exhaustive "
                         "to --depth), smt (z3 queries over the target's own code "
-                        "on the states within --smt-depth calls) or all")
+                        "on the states within --smt-depth calls), a comma-separated "
+                        "list of them, or all (default).  When both run, explore is "
+                        "told the stateful engine's counterexamples and searches "
+                        "one call deeper for one longer than --depth it missed")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="Kconfig option or model parameter (repeatable)")
     p.add_argument("--seed", type=int, default=0)
@@ -191,10 +213,12 @@ def budget_deadlines(engines, start, budget) -> dict:
     return out
 
 
-def run_engine(target, cfg, engine, deadline, args):
+def run_engine(target, cfg, engine, deadline, args, reach=None):
     """(result, cut) of one engine on one configuration, stopped at
     ``deadline``: ``cut`` is True if the budget ran out before it finished.
-    The result is None if the deadline had passed before it could start."""
+    The result is None if the deadline had passed before it could start.
+    ``reach`` goes to explore (see run_explore): the shortest length of each
+    counterexample the stateful engine found on this configuration."""
     from .explore import run_explore
     from .smt import run_smt
     left = deadline - time.monotonic()
@@ -205,7 +229,7 @@ def run_engine(target, cfg, engine, deadline, args):
                            rounds=args.rounds, budget=left,
                            call_timeout=args.call_timeout)
     elif engine == "explore":
-        res = run_explore(target, cfg, depth=args.depth, budget=left)
+        res = run_explore(target, cfg, depth=args.depth, budget=left, reach=reach)
     else:
         res = run_smt(target, cfg, depth=args.smt_depth, budget=left, seed=args.seed)
     # Every engine stops early only when its budget runs out, except that smt
@@ -217,9 +241,32 @@ def _run_one(name, *rest):
     return run_engine(TARGETS[name], *rest)
 
 
+def _lengths(violations) -> dict:
+    """{signature: the shortest trace's length} of an engine's violations."""
+    from .stateful import signature
+    out = {}
+    for v in violations:
+        sig = signature(v.invariant, v.message)
+        out[sig] = min(out.get(sig, len(v.trace)), len(v.trace))
+    return out
+
+
+def _reach(done, i, engine):
+    """What explore on configuration ``i`` is told of the stateful engine's
+    counterexamples there (run_explore's ``reach``), or None."""
+    if engine != "explore":
+        return None
+    res = done.get((i, "stateful"), (None, False))[0]
+    return _lengths(res.violations) if res is not None and res.violations else None
+
+
 def run_configs(target, cfgs, engines, args, start):
     """((configuration index, engine), (result, cut)) for every engine and
-    configuration, engine by engine (see budget_deadlines).
+    configuration, engine by engine (see budget_deadlines): every
+    configuration's run of one engine is over before the next engine
+    starts, so explore is told the lengths of the stateful engine's
+    counterexamples on the same configuration (see run_explore's
+    ``reach``).
 
     Built-in targets run on ``--jobs`` processes (fork).  Every engine on
     every configuration has its own seed stream and draws on nothing a
@@ -227,18 +274,24 @@ def run_configs(target, cfgs, engines, args, start):
     split; only the budget, when it runs out, depends on the clock.
     """
     deadlines = budget_deadlines(engines, start, args.budget)
-    tasks = [(i, e) for e in engines for i in range(len(cfgs))]
     jobs = max(1, min(args.jobs, len(cfgs)))
+    done = {}
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            futures = [pool.submit(_run_one, target.name, cfgs[i], e, deadlines[e],
-                                   args) for i, e in tasks]
-            for task, fut in zip(tasks, futures):
-                yield task, fut.result()
+            for e in engines:
+                futures = [pool.submit(_run_one, target.name, cfgs[i], e, deadlines[e],
+                                       args, _reach(done, i, e))
+                           for i in range(len(cfgs))]
+                for i, fut in enumerate(futures):
+                    done[i, e] = fut.result()
+                    yield (i, e), done[i, e]
         return
-    for i, e in tasks:
-        yield (i, e), run_engine(target, cfgs[i], e, deadlines[e], args)
+    for e in engines:
+        for i in range(len(cfgs)):
+            done[i, e] = run_engine(target, cfgs[i], e, deadlines[e], args,
+                                    _reach(done, i, e))
+            yield (i, e), done[i, e]
 
 
 def _cut_reason(engine, res) -> str:
@@ -263,7 +316,7 @@ def check_target(target, args, overrides, progress=None) -> dict:
             unbuildable.append({"config": cfg.short(), "reason": why})
         else:
             runnable.append(cfg)
-    engines = [e for e in ENGINES if args.engine in (e, "all")]
+    engines = selected_engines(args.engine)
     runs = {}
     for (i, engine), run in run_configs(target, runnable, engines, args, start):
         runs[i, engine] = run
@@ -344,7 +397,16 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
     if "explore" in engines:
         states = sum(x.states for x in explored)
         kind = "partial" if "explore" in stopped else "exhaustive"
-        parts.append(f"{kind} to depth {args.depth}: {states} states, "
+        deeper = sorted({x.depth for x in explored if x.depth > args.depth})
+        raised = (f" (to depth {'/'.join(map(str, deeper))} on "
+                  f"{sum(x.depth > args.depth for x in explored)} of {len(explored)} "
+                  f"configurations, to reach a longer stateful counterexample)"
+                  if deeper else "")
+        beyond = max((x.beyond for x in explored), default=0)
+        if beyond:
+            raised += (f" (a stateful counterexample of {beyond} calls is beyond "
+                       f"the bound)")
+        parts.append(f"{kind} to depth {args.depth}{raised}: {states} states, "
                      f"{sum(x.transitions for x in explored)} transitions")
     if "smt" in engines:
         parts.append(f"decided by z3 on {smt['states']} states within "
@@ -417,7 +479,7 @@ def cmd_check(args) -> int:
     overrides = parse_config(args.config)
     if args.graph:
         from .graphs import check_suffix
-        if args.engine not in ("explore", "all"):
+        if "explore" not in selected_engines(args.engine):
             raise UsageError("--graph records the explore engine's states: use "
                              "--engine explore or all")
         try:

@@ -273,6 +273,9 @@ class ExploreResult:
     complete: bool = True
     seconds: float = 0.0
     strength: str = ""
+    # run_explore(reach=): the length of the longest counterexample another
+    # engine found that the (raised) bound still leaves beyond, else 0.
+    beyond: int = 0
     # With bfs(graph=True): the state graph, a networkx MultiDiGraph.  Nodes
     # are the states numbered in BFS order (the initial states first), with
     # their depth, whether they violate an invariant (and which), and
@@ -416,6 +419,7 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
                   f"counterexample{'s' if len(beyond) > 1 else ''} it had not found"
                   + (f"; one of {max(beyond)} calls is beyond it" if max(beyond) > depth
                      else "") + ")")
+    res.beyond = max(beyond) if beyond and max(beyond) > depth else 0
     res.strength = (f"exhaustive to {bound}: {res.states} states, "
                     f"{res.transitions} transitions" if res.complete else
                     f"partial (budget ran out) to {bound}: {res.states} states, "

@@ -292,3 +292,28 @@ def test_pytest_plugin_kernel_fixture(tmp_path):
                              "--vcp-target", "v3", "--vcp-config", "VFALLBACK_ALWAYS=y",
                              str(test)], capture_output=True, text=True, cwd=tmp_path)
     assert "1 passed" in result.stdout, result.stdout + result.stderr
+
+
+def test_explore_is_told_the_stateful_lengths_and_goes_deeper(capsys):
+    """--engine stateful,explore: the stateful engine finds V3's fork
+    client defect in 2 calls; explore at --depth 1 misses it, so for that
+    configuration it searches to depth 2, and the strength says so.  Alone,
+    explore stays at the bound it was given."""
+    argv = ["check", "v3", "--json", "--depth", "1", "--config", "ARCH=x86_64",
+            "--config", "PREEMPT=n", "--config", "VFALLBACK_ALWAYS=y", "--jobs", "1"]
+    code, out, _ = run(capsys, *argv, "--engine", "explore,stateful")
+    r = json.loads(out)["targets"][0]
+    assert code == 1 and r["stats"]["engine"] == "stateful,explore"
+    strength = r["stats"]["strength"]
+    assert "exhaustive to depth 1 (to depth 2 on 1 of 1 configurations" in strength
+    fork = [v for v in r["violations"] if v["message"].startswith("client fork")]
+    assert fork and len(fork[0]["trace"]) == 2
+    code, out, _ = run(capsys, *argv, "--engine", "explore")
+    r = json.loads(out)["targets"][0]
+    assert "exhaustive to depth 1:" in r["stats"]["strength"]
+    assert not [v for v in r["violations"] if v["message"].startswith("client fork")]
+
+
+def test_engine_list_rejects_an_unknown_engine(capsys):
+    code, _out, err = run(capsys, "check", "base", "--engine", "stateful,nope")
+    assert code == 2 and "'nope'" in err
