@@ -25,6 +25,11 @@ Each bound gets these rows:
   once, separately.  "states" are the engine's own (its canonical key).
   "abstract" counts the distinct projections (ordered free lists, sorted
   held (pfn, order)), taken in a second, untimed run.
+- explore, hash, stale merged: the same search with
+  ``KernelModel(stale=True)``, the explore engine's default (run_explore):
+  states that differ only in stale struct page words are merged, under the
+  audit that keeps the merge exact (checks/explore.py StaleWords).  Its
+  states and transitions join the cross-check.
 - explore, none: ``bfs(hash_states=False)``.  Without state matching the
   search never closes (alloc/free cycles).  It runs only to the deepest
   depth whose tree of call sequences has at most --nohash-cap nodes.  The
@@ -448,10 +453,11 @@ class ExploreRun:
         return self.build_cpu + self.run_cpu
 
 
-def timed_explore(cfg, model_cls=BuddyModel, symbols=None, depth=CLOSURE, **kw) -> ExploreRun:
+def timed_explore(cfg, model_cls=BuddyModel, symbols=None, depth=CLOSURE, stale=False,
+                  **kw) -> ExploreRun:
     c0, t0 = time.process_time(), time.perf_counter()
     sym = symbols(cfg) if symbols else None
-    model = model_cls(TARGETS["base"], cfg, symbols=sym)
+    model = model_cls(TARGETS["base"], cfg, symbols=sym, stale=stale)
     c1, t1 = time.process_time(), time.perf_counter()
     res = bfs(model, depth, **kw)
     c2, t2 = time.process_time(), time.perf_counter()
@@ -485,6 +491,12 @@ def bench_bound(npages, max_order, cc_opts, unsorted, nohash_cap):
     proj = timed_explore(cfg, ProjectingModel).model.projections
     print(row("explore", "hash", r.states, len(proj), r.transitions,
               r.states / e.run_cpu, e.build, None, e.run, e.total, e.cpu))
+    s = timed_explore(cfg, stale=True)
+    merged = s.res
+    closed = closed and merged.complete and not merged.violations
+    print(row("explore", "hash, stale merged", merged.states, merged.states,
+              merged.transitions, merged.states / s.run_cpu, s.build, None, s.run,
+              s.total, s.cpu))
     # without state matching: to the deepest depth within the cap
     d = 0
     while d < enum.depth and call_sequences(enum, d + 1) <= nohash_cap:
@@ -516,9 +528,12 @@ def bench_bound(npages, max_order, cc_opts, unsorted, nohash_cap):
               f"MAX_ORDER 3 has 5.3 million states)")
     print(f"closure: {'frontier emptied' if closed else 'NOT CLOSED'}; explore's deepest "
           f"state is {m.deepest} calls from boot, the abstract system's {enum.depth} "
-          f"(explore's states also differ in dead words, which take longer histories)")
+          f"(explore's unmerged states also differ in stale words, which take longer "
+          f"histories)")
     sorted_runs = [s for mode, s in runs.items() if mode.startswith("sorted")]
-    counts = {"explore": (len(proj), None), "enumeration": (enum.states, enum.transitions)}
+    counts = {"explore": (len(proj), None),
+              "explore merged": (merged.states, merged.transitions),
+              "enumeration": (enum.states, enum.transitions)}
     counts.update({f"spin {mode}": (s.states, s.steps) for mode, s in runs.items()
                    if mode.startswith("sorted")})
     agree = (len({c for c, _t in counts.values()}) == 1

@@ -36,6 +36,7 @@ from vcpcheck.impl.kconfig import PAGE_SIZE
 from vcpcheck.impl.memory import contents_key
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
 from vcpcheck.spec import api
+from vcpcheck.spec.liveness import FIELDS as STALE_FIELDS, stale_words
 
 from .clients import CLIENTS, available
 from .graphs import path_to
@@ -51,13 +52,125 @@ GFP_COMP, GFP_ZERO = _gfp.__GFP_COMP, _gfp.__GFP_ZERO
 # (V2 09/18, V3 05/14 and the reference, V5 05/11).
 FALLBACK_FORCED = ("VFALLBACK_ALWAYS", "VIRTUALIZE_ALWAYS")
 
+# --- stale words ------------------------------------------------------------------------
+
+class StaleWordRead(Exception):
+    """A target used a struct page word spec/liveness.py calls stale: the
+    states merged on that guess may differ, so the search is void."""
+
+
+class _Watched(list):
+    """A struct page field (a list indexed by pfn) that reports a read of
+    one of its ``stale`` words before the current call wrote it.  Only
+    indexing is watched: the kernel model reads these fields by pfn, and
+    a bulk read (iteration, a slice) while the watch is on counts as a
+    read of every word."""
+
+    __slots__ = ("stale", "written", "name", "audit")
+
+    def __getitem__(self, i):
+        if type(i) is not int:
+            self.audit.bulk(self)
+        elif i in self.stale and i not in self.written:
+            self.audit.stale_read(self.name, i)
+        return list.__getitem__(self, i)
+
+    def __setitem__(self, i, v):
+        if type(i) is int:
+            self.written.add(i)
+        else:
+            self.audit.bulk(self)
+        list.__setitem__(self, i, v)
+
+    def __iter__(self):
+        if self.audit.on:
+            self.audit.bulk(self)
+        return list.__iter__(self)
+
+
+class StaleWords:
+    """The explore engine's merge of states that differ only in stale
+    struct page words, and the audit that keeps it sound.
+
+    A word is stale in a state if spec/liveness.py says so from the flags
+    (stale_words), or if it was stale before the last call and the call
+    did not write it: a word the flags put back in use stays stale until
+    it is written.  Two states are merged when they agree on every word
+    but their stale ones, and have the same stale words.
+
+    The merge is exact if, on every state the search keeps, nothing reads
+    a stale word before writing it: neither the call, nor the actions
+    offered, nor the invariants.  Then a merged state behaves as its
+    representative: every read sees the same values, so the same call
+    returns the same and writes the same, and the invariants say the same;
+    the flags and the writes are the same, so the stale words after the
+    call are too.  The audit watches the three fields on the one working
+    harness; the first read of a stale word is kept and raised as
+    StaleWordRead at the next save or check.
+    """
+
+    def __init__(self):
+        self.breach = None
+        self.on = True
+
+    def stale_read(self, name, pfn):
+        if self.breach is None:
+            import sys
+            f = sys._getframe(2).f_code.co_name
+            self.breach = f"{f} read {name} of pfn {pfn}, a stale word"
+
+    def bulk(self, lst):
+        if self.breach is None and lst.stale:
+            self.breach = f"something read {lst.name} of every page at once"
+
+    def watch(self, k, stale):
+        """Watch ``k``'s fields against ``stale``, {field: pfns}."""
+        for name in STALE_FIELDS:
+            lst = getattr(k, name)
+            if type(lst) is not _Watched:
+                lst = _Watched(lst)
+                lst.name, lst.audit = name, self
+                setattr(k, name, lst)
+            lst.stale, lst.written = stale[name], set()
+
+    def after_call(self, k):
+        """The stale words after the call just made, watched from now on."""
+        now = stale_words(k)
+        for name in STALE_FIELDS:
+            lst = getattr(k, name)
+            carried = lst.stale - lst.written
+            lst.stale = now[name] | carried if carried else now[name]
+            lst.written = set()
+
+    def check(self):
+        if self.breach is not None:
+            raise StaleWordRead(self.breach)
+
+
+@dataclass(frozen=True)
+class StaleSnapshot:
+    """A harness snapshot and its stale words (KernelModel with stale=True)."""
+    snap: HarnessSnapshot
+    stale: dict
+
+
+def _blank(words, pfns):
+    """A field's tuple with the stale words left out of the key."""
+    return tuple(None if p in pfns else w for p, w in enumerate(words))
+
+
 # --- the model -------------------------------------------------------------------------
 
 class KernelModel:
-    """States: harnesses of one build; actions: (call, args) of the harness."""
+    """States: harnesses of one build; actions: (call, args) of the harness.
 
-    def __init__(self, target, cfg, symbols=None):
+    ``stale=True`` merges states that differ only in stale struct page
+    words (StaleWords), and raises StaleWordRead from save() or
+    properties() if the target breaks the rules that make it exact."""
+
+    def __init__(self, target, cfg, symbols=None, stale=False):
         self.target, self.cfg = target, cfg
+        self.stale = StaleWords() if stale else None
         self.symbols = symbols if symbols is not None else target.symbols(cfg)
         self.vcompound = target.has_vcompound(self.symbols)
         self.vcompound_page = bool(target.api) or (
@@ -89,23 +202,46 @@ class KernelModel:
     _work = None                                       # the harness load() reuses
 
     def save(self, h: Harness) -> HarnessSnapshot:
-        return h.snapshot()
+        if self.stale is None:
+            return h.snapshot()
+        a = self.stale
+        a.check()
+        a.on = False
+        try:
+            snap = h.snapshot()
+        finally:
+            a.on = True
+        if type(h.k.private) is not _Watched:          # an initial state
+            a.watch(h.k, stale_words(h.k))
+        return StaleSnapshot(snap, {n: getattr(h.k, n).stale for n in STALE_FIELDS})
 
     def load(self, snap: HarnessSnapshot) -> Harness:
         """A harness in the state of ``snap``: the model's one working
         harness, restored (valid until the next load)."""
         if self._work is None:
             self._work = self.fresh()
-        self._work.restore(snap)
+        if self.stale is None:
+            self._work.restore(snap)
+        else:
+            self._work.restore(snap.snap)
+            self.stale.watch(self._work.k, snap.stale)
         return self._work
 
     def step(self, h: Harness, action) -> None:
         """Take ``action`` on ``h`` in place (HarnessError if refused)."""
         call, args = action
         getattr(h, call)(*args)
+        if self.stale is not None:
+            self.stale.after_call(h.k)
 
     def key(self, snap: HarnessSnapshot):
-        return canonical_snapshot(snap, self.ptr_size)
+        if self.stale is None:
+            return canonical_snapshot(snap, self.ptr_size)
+        key = canonical_snapshot(snap.snap, self.ptr_size)
+        st = snap.stale
+        return (key[:3] + (_blank(key[3], st["private"]), key[4],
+                           _blank(key[5], st["lru_next"]), _blank(key[6], st["lru_prev"]))
+                + key[7:])
 
     def label(self, action) -> str:
         """The action as the harness call a trace prints."""
@@ -192,7 +328,13 @@ class KernelModel:
         return trace + (action,)
 
     def properties(self, h: Harness):
-        return h.violations()
+        if self.stale is None:
+            return h.violations()
+        if type(h.k.private) is not _Watched:          # an initial state
+            self.stale.watch(h.k, stale_words(h.k))
+        out = h.violations()
+        self.stale.check()
+        return out
 
 
 def fragment(h: Harness, order) -> tuple:
@@ -276,6 +418,9 @@ class ExploreResult:
     # run_explore(reach=): the length of the longest counterexample another
     # engine found that the (raised) bound still leaves beyond, else 0.
     beyond: int = 0
+    # run_explore: whether stale struct page words were merged (StaleWords),
+    # or why not.
+    stale: str = ""
     # With bfs(graph=True): the state graph, a networkx MultiDiGraph.  Nodes
     # are the states numbered in BFS order (the initial states first), with
     # their depth, whether they violate an invariant (and which), and
@@ -387,7 +532,7 @@ def trace_entries(model, trace):
 
 
 def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
-                deepen=1) -> ExploreResult:
+                deepen=1, stale=True) -> ExploreResult:
     """Explore one build; violations come back as Violation records.  With
     ``graph``, ``res.graph`` is the state graph (see ExploreResult).
 
@@ -398,18 +543,24 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     gives the shortest trace); the strength says so.  The deeper search is
     the same breadth-first search from scratch, with what is left of the
     budget.
+
+    ``stale``: merge states that differ only in stale struct page words
+    (StaleWords).  If the target reads one, the search is made again from
+    scratch without the merge, and the strength says why.
     """
     start = time.monotonic()
-    model = KernelModel(target, cfg)
-    res = bfs(model, depth, budget, graph=graph)
-    asked, beyond = depth, []
-    if reach and res.complete:
-        found = {signature(inv, msg) for inv, msg, _t in res.violations}
-        beyond = [n for sig, n in reach.items() if sig not in found and n > depth]
-        if beyond:
-            depth = min(max(beyond), asked + deepen)
-            left = None if budget is None else max(0.0, budget - (time.monotonic() - start))
-            res = bfs(model, depth, left, graph=graph)
+
+    def left():
+        return None if budget is None else max(0.0, budget - (time.monotonic() - start))
+
+    model = KernelModel(target, cfg, stale=stale)
+    gave_up = None
+    try:
+        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
+    except StaleWordRead as e:
+        gave_up = str(e)
+        model = KernelModel(target, cfg, symbols=model.symbols)
+        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
     starts = "the booted kernel" + (" and the fragmented one" if model.fragmented else "")
     bound = (f"depth {depth}, {cfg.mem_pages} pages, MAX_ORDER "
              f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages, "
@@ -419,12 +570,30 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
                   f"counterexample{'s' if len(beyond) > 1 else ''} it had not found"
                   + (f"; one of {max(beyond)} calls is beyond it" if max(beyond) > depth
                      else "") + ")")
+    res.stale = ("merged" if model.stale is not None else
+                 f"not merged: {gave_up}" if gave_up else "not merged")
     res.beyond = max(beyond) if beyond and max(beyond) > depth else 0
     res.strength = (f"exhaustive to {bound}: {res.states} states, "
                     f"{res.transitions} transitions" if res.complete else
                     f"partial (budget ran out) to {bound}: {res.states} states, "
                     f"{res.transitions} transitions")
+    if gave_up:
+        res.strength += f" (stale struct page words not merged: {gave_up})"
     res.violations = [Violation(inv, msg, trace_entries(model, t), cfg, engine="explore",
                                 strength=res.strength)
                       for inv, msg, t in res.violations]
     return res
+
+
+def _search(model, depth, left, graph, reach, deepen):
+    """run_explore's search: (result, depth asked, lengths beyond it, depth
+    searched)."""
+    res = bfs(model, depth, left(), graph=graph)
+    asked, beyond = depth, []
+    if reach and res.complete:
+        found = {signature(inv, msg) for inv, msg, _t in res.violations}
+        beyond = [n for sig, n in reach.items() if sig not in found and n > depth]
+        if beyond:
+            depth = min(max(beyond), asked + deepen)
+            res = bfs(model, depth, left(), graph=graph)
+    return res, asked, beyond, depth
