@@ -24,6 +24,7 @@ trace: fewest calls, the pins of the fragmented start included.
 from __future__ import annotations
 
 import functools
+import operator
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -154,9 +155,19 @@ class StaleSnapshot:
     stale: dict
 
 
-def _blank(words, pfns):
-    """A field's tuple with the stale words left out of the key."""
-    return tuple(None if p in pfns else w for p, w in enumerate(words))
+@functools.lru_cache(maxsize=1 << 12)
+def _live_getter(n, stale):
+    """A function that picks a field's words that are not ``stale`` out of
+    its tuple of ``n``, as a tuple."""
+    live = [p for p in range(n) if p not in stale]
+    if len(live) == 1:
+        return lambda words: (words[live[0]],)
+    return operator.itemgetter(*live) if live else (lambda words: ())
+
+
+def _blank(words, stale):
+    """A field in the key: which words are stale, and the others' values."""
+    return stale, _live_getter(len(words), stale)(words)
 
 
 # --- the model -------------------------------------------------------------------------
