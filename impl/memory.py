@@ -83,6 +83,22 @@ def store(k, addr, value, function="store"):
     words[off] = value
 
 
+def _runs(k, a, end):
+    """Walk the word-aligned [a, end) as the MMU maps it: (address, where,
+    words) for each run of words that resolve() puts in one page, to the
+    end of the page's part of the range; a slab object's words and the
+    unmapped ones come one at a time (where is resolve()'s answer)."""
+    step = k.PTR_SIZE
+    while a < end:
+        where = resolve(k, a)
+        if where is None or where[2] is not None:
+            n = 1
+        else:
+            n = -(-(min(end, a - where[1] + k.PAGE_SIZE) - a) // step)
+        yield a, where, n
+        a += n * step
+
+
 def fill(k, start, count, value, function):
     """Store ``value`` in every word of [start, start+count), as one
     store() per word would, a page at a time: a store covering a whole page
@@ -90,30 +106,25 @@ def fill(k, start, count, value, function):
     Oopses at the first word that is not mapped, the words before it
     filled, as the stores would."""
     value &= (1 << k.BITS) - 1
-    end, a, step = start + count, start, k.PTR_SIZE
-    while a < end:
-        pfn, off, obj = _resolve_or_oops(k, a & ~(step - 1), function)
-        if a & (step - 1):
-            store(k, a, value, function)        # an unaligned start
-            a += step
-            continue
-        if obj is not None:                     # to the end of the slab object
-            stop = min(end, obj.addr + obj.size)
-            for o in range(off, off + (stop - a), step):
-                obj.words[o] = value
-            a += -(-(stop - a) // step) * step
-            continue
-        stop = min(end, a - off + k.PAGE_SIZE)  # the end of this page's part
-        last = off + (stop - a)
-        if off == 0 and last >= k.PAGE_SIZE:
+    step = k.PTR_SIZE
+    # An unaligned start: the stores fall on the aligned word below each
+    # start + i * step, as many as those that start before the end.
+    first = start & ~(step - 1)
+    end = first + -(-count // step) * step if count > 0 else first
+    for a, where, n in _runs(k, first, end):
+        if where is None:
+            _resolve_or_oops(k, a, function)
+        pfn, off, obj = where
+        if obj is not None:
+            obj.words[off] = value
+        elif off == 0 and n * step >= k.PAGE_SIZE:
             k.pagemem[pfn] = {-1: value} if value else {}
         else:
             words = k.pagemem.get(pfn)
             if words is None:
                 words = k.pagemem[pfn] = {-1: UNINITIALISED}
-            for o in range(off, last, step):
+            for o in range(off, off + n * step, step):
                 words[o] = value
-        a += -(-(stop - a) // step) * step       # the next word after this page's part
 
 
 def copy(k, dst, src, count, function):
@@ -151,22 +162,19 @@ def copy(k, dst, src, count, function):
 def read_words(k, start, n):
     """The n words from start (word-aligned), as peek() of each would read
     them (None where nothing is mapped), a page at a time."""
-    out, a, step = [], start, k.PTR_SIZE
-    while len(out) < n:
-        where = resolve(k, a)
+    out = []
+    for _a, where, run in _runs(k, start, start + n * k.PTR_SIZE):
         if where is None or where[2] is not None:
             out.append(None if where is None else _read(k, *where))
-            a += step
             continue
         pfn, off, _obj = where
-        run = min(n - len(out), (k.PAGE_SIZE - off) // step)
         words = k.pagemem.get(pfn)
         if words is None:
             out.extend([UNINITIALISED] * run)
         else:
             default = words.get(-1, 0)
-            out.extend([words.get(o, default) for o in range(off, off + run * step, step)])
-        a += run * step
+            out.extend([words.get(o, default)
+                        for o in range(off, off + run * k.PTR_SIZE, k.PTR_SIZE)])
     return out
 
 
@@ -175,9 +183,7 @@ def first_word_not(k, start, size, value):
     as (address, word), the word None where nothing is mapped; None if every
     word reads ``value``.  The same answer as peek() of each word in turn,
     a page at a time."""
-    end, a, step = start + size, start & ~(k.PTR_SIZE - 1), k.PTR_SIZE
-    while a < end:
-        where = resolve(k, a)
+    for a, where, run in _runs(k, start & ~(k.PTR_SIZE - 1), start + size):
         if where is None:
             return a, None
         pfn, off, obj = where
@@ -185,22 +191,21 @@ def first_word_not(k, start, size, value):
             w = _read(k, pfn, off, obj)
             if w != value:
                 return a, w
-            a += step
             continue
-        stop = min(end, a - off + k.PAGE_SIZE)
         words = k.pagemem.get(pfn)
-        default = UNINITIALISED if words is None else words.get(-1, 0)
-        offsets = range(off, off + (stop - a), step)
-        if default != value:
-            bad = [o for o in offsets if o not in words] if words else [off]
-        else:
-            bad = []
-        if words:
-            bad += [o for o, w in words.items() if o in offsets and w != value]
+        if words is None:
+            if UNINITIALISED != value:
+                return a, UNINITIALISED
+            continue
+        offsets = range(off, off + run * k.PTR_SIZE, k.PTR_SIZE)
+        # The first offset that reads another word: one stored with another
+        # word, or (if the rest read another) one never stored to.
+        bad = [o for o, w in words.items() if o in offsets and w != value]
+        if words.get(-1, 0) != value:
+            bad.extend(next(([o] for o in offsets if o not in words), []))
         if bad:
             o = min(bad)
             return a - off + o, _read(k, pfn, o, None)
-        a += len(offsets) * step
     return None
 
 

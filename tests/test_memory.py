@@ -57,12 +57,16 @@ def area(k, pages):
 @pytest.mark.parametrize("arch", ARCHES)
 @settings(max_examples=40, deadline=None)
 @given(first=st.integers(0, 3 * P // 8 - 1), words_=st.integers(0, 2 * P // 8 + 8),
-       value=st.sampled_from([0, 0x01000000, 0x0101010101010101]))
-def test_fill_stores_what_word_stores_store(arch, first, words_, value):
+       value=st.sampled_from([0, 0x01000000, 0x0101010101010101]),
+       skew=st.sampled_from([0, 0, 1, 3]), extra=st.sampled_from([0, 0, 1, 5]))
+def test_fill_stores_what_word_stores_store(arch, first, words_, value, skew, extra):
+    """Unaligned starts (``skew``) and counts (``extra``) included: each
+    store falls on the word below its address, as store() does."""
     a, b = make_kernel(ARCH=arch), make_kernel(ARCH=arch)
     start_a, start_b = area(a, 3), area(b, 3)
     assert start_a == start_b
-    start, count = start_a + first * a.PTR_SIZE, words_ * a.PTR_SIZE
+    start = start_a + first * a.PTR_SIZE + skew
+    count = words_ * a.PTR_SIZE + extra
     value &= (1 << a.BITS) - 1
     assert outcome(memory.fill, a, start, count, value, "memset") == \
         outcome(by_words, b, start, count, value)
