@@ -411,7 +411,8 @@ def canonical_snapshot(snap: HarnessSnapshot, ptr_size):
             k.lru_prev, zones, vm, tuple(sorted(k.ptes)), tuple(sorted(k.pgtables)),
             objs, mem, k.ctx, k.workqueue, k.fail_page_alloc, k.fail_pt_alloc,
             k.fail_kmalloc, errors, snap.dead,
-            tuple(sorted(a for _id, a in snap.ledger_items)),
+            tuple(sorted((a.kind, a.handle, a.order, a.size, a.gfp, a.refs, a.pages)
+                         for _id, a in snap.ledger_items)),
             tuple(sorted(snap.observations)), tuple(sorted(k.page_address_map)))
 
 

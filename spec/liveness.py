@@ -35,7 +35,9 @@ merge never drops, so two states that it merges have the same stale words.
 """
 from __future__ import annotations
 
-from .invariants import area_pages, is_head, is_tail
+import functools
+
+from .invariants import area_pages
 
 # The struct page fields the merge may drop, by the kernel model's names.
 FIELDS = ("private", "lru_next", "lru_prev")
@@ -43,16 +45,28 @@ FIELDS = ("private", "lru_next", "lru_prev")
 
 def stale_words(k) -> dict[str, frozenset]:
     """{field: the pfns whose ``field`` holds nothing in their current use}."""
-    flags = k.flags
-    second = set()
-    for area in k.vmlist:
-        if area.nr_pages > 1:
-            second.add(area_pages(k, area)[1])
+    second = frozenset(area_pages(k, area)[1] for area in k.vmlist if area.nr_pages > 1)
+    if k.cfg.PAGEFLAGS_EXTENDED:
+        tail, head = 1 << k.PG_tail, 1 << k.PG_head
+        tail_is, head_is = tail, head
+    else:              # 2.6.25: PG_compound is the head, PG_compound|PG_reclaim a tail
+        tail = head = k.PG_head_tail_mask
+        tail_is, head_is = tail, 1 << k.PG_compound
+    return _from_flags(tuple(k.flags), second, tail, tail_is, head, head_is)
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _from_flags(flags, second, tail, tail_is, head, head_is):
+    """stale_words of a flags array and the vm areas' second pages, with
+    invariants.is_tail and is_head spelled as masks (``f & tail ==
+    tail_is``, ``f & head == head_is``) so that a flags array seen before
+    costs one lookup (tests/test_stale_words.py checks it against them)."""
     unused, lru = [], []
-    for p in range(k.nr_pages):
-        if not flags[p]:
+    for p, f in enumerate(flags):
+        if not f:
             unused.append(p)
-        elif (is_tail(k, p) and not (p and is_head(k, p - 1)) and p not in second):
+        elif (f & tail == tail_is and p not in second
+              and not (p and flags[p - 1] & head == head_is)):
             lru.append(p)
     private = frozenset(unused)
     links = private.union(lru)

@@ -63,6 +63,29 @@ def test_a_word_put_back_in_use_without_a_write_stays_stale_and_a_read_is_caught
     assert p not in k.private.stale
 
 
+def _stale_by_the_definition(k):
+    """stale_words written with spec/invariants.py's is_tail and is_head."""
+    from vcpcheck.spec.invariants import area_pages, is_head, is_tail
+    second = {area_pages(k, a)[1] for a in k.vmlist if a.nr_pages > 1}
+    unused = {p for p in range(k.nr_pages) if not k.flags[p]}
+    lru = unused | {p for p in range(k.nr_pages) if k.flags[p] and is_tail(k, p)
+                    and p not in second and not (p and is_head(k, p - 1))}
+    return {"private": unused, "lru_next": lru, "lru_prev": lru}
+
+
+@pytest.mark.parametrize("name", ["reference", "v2", "v3", "v5"])
+def test_stale_words_agree_with_is_tail_and_is_head_on_every_state(name):
+    """On every state within 2 calls (compound pages and vcompounds of
+    every order, both flag encodings among the configurations)."""
+    t = TARGETS[name]
+    for cfg in [c for c in t.configs() if t.try_build(c)[1] is None][:3]:
+        seen = []
+        bfs(KernelModel(t, cfg), 2, check=False,
+            visit=lambda _t, h, _d: seen.append(
+                stale_words(h.k) == _stale_by_the_definition(h.k)))
+        assert seen and all(seen)
+
+
 @pytest.mark.parametrize("npages,max_order", [(4, 3), (6, 3), (8, 3)])
 def test_merged_buddy_system_is_the_abstract_one(npages, max_order):
     """On the SPIN bench's buddy system the merge leaves exactly the abstract
