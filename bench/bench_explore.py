@@ -8,7 +8,9 @@ configuration of each target's matrix (base and reference for the
 search, v2, v3 and v5 for the first counterexample), depth 2 unless
 --depth says otherwise.  Prints distinct states, transitions, states per
 second and time to verdict (wall clock, and the CPU time, steadier on
-a shared machine) with and without the state-hashing reduction,
+a shared machine) with the state-hashing reduction and the stale-word
+merge (``stale``, the engine's default), with hashing only (``hash``),
+and with neither (``none``),
 and per built-in target the time each engine takes to its first
 counterexample.  States are reached by restoring the parent's snapshot
 and making one call; --replay adds rows for reaching each state by
@@ -52,12 +54,15 @@ def main(argv=None):
     for name in ("base", "reference"):
         t = TARGETS[name]
         cfg = first_cfg(t)
-        for hashed in (True, False):
+        for reduction in ("stale", "hash", "none"):
             for how, cls in models:
+                if reduction == "stale" and cls is ReplayModel:
+                    continue
                 cpu = time.process_time()
-                r = bfs(cls(t, cfg), args.depth, hash_states=hashed)
+                r = bfs(cls(t, cfg, stale=reduction == "stale"), args.depth,
+                        hash_states=reduction != "none")
                 cpu = time.process_time() - cpu
-                print(f"{name:10} {'hash' if hashed else 'none':9} {how:10} "
+                print(f"{name:10} {reduction:9} {how:10} "
                       f"{r.states:>8} {r.transitions:>8} "
                       f"{r.states / max(r.seconds, 1e-9):>9.0f} {r.seconds:>8.2f} "
                       f"{cpu:>8.2f}")
