@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import operator
+import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -72,13 +73,14 @@ class _Watched(list):
     def __getitem__(self, i):
         if type(i) is not int:
             self.audit.bulk(self)
-        elif i in self.stale and i not in self.written:
-            self.audit.stale_read(self.name, i)
+        elif (i if i >= 0 else i + len(self)) in self.stale and (
+                (i if i >= 0 else i + len(self)) not in self.written):
+            self.audit.stale_read(self.name, i if i >= 0 else i + len(self))
         return list.__getitem__(self, i)
 
     def __setitem__(self, i, v):
         if type(i) is int:
-            self.written.add(i)
+            self.written.add(i if i >= 0 else i + len(self))
         else:
             self.audit.bulk(self)
         list.__setitem__(self, i, v)
@@ -116,7 +118,6 @@ class StaleWords:
 
     def stale_read(self, name, pfn):
         if self.breach is None:
-            import sys
             f = sys._getframe(2).f_code.co_name
             self.breach = f"{f} read {name} of pfn {pfn}, a stale word"
 
@@ -130,9 +131,9 @@ class StaleWords:
             lst = getattr(k, name)
             if type(lst) is not _Watched:
                 lst = _Watched(lst)
-                lst.name, lst.audit = name, self
+                lst.name = name
                 setattr(k, name, lst)
-            lst.stale, lst.written = stale[name], set()
+            lst.audit, lst.stale, lst.written = self, stale[name], set()
 
     def after_call(self, k):
         """The stale words after the call just made, watched from now on."""

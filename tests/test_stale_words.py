@@ -148,3 +148,20 @@ def test_a_target_that_reads_a_stale_word_is_searched_again_unmerged():
     model = KernelModel(t, cfg, stale=True)
     with pytest.raises(StaleWordRead):
         bfs(model, 2)
+
+
+def test_the_watch_sees_negative_indices_slices_and_iteration():
+    t = TARGETS["base"]
+    h = Harness(first_cfg(t), t.symbols(first_cfg(t)))
+    k = h.k
+    last = k.nr_pages - 1
+    assert not k.flags[last]
+    for read in (lambda f: f[-1], lambda f: f[1:3], lambda f: list(f), lambda f: sum(f)):
+        audit = StaleWords()
+        audit.watch(k, stale_words(k))
+        read(k.lru_next)
+        assert audit.breach and "lru_next" in audit.breach
+    audit = StaleWords()
+    audit.watch(k, stale_words(k))
+    k.lru_prev[-1] = 5                       # written first: reading it is fine
+    assert k.lru_prev[last] == 5 and audit.breach is None
