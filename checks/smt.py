@@ -25,7 +25,9 @@ A query instance is an ``Obligation``.  Its result is ``proved`` (no path
 of the target's code violates it for any input of the domain), ``refuted``
 (z3's model, replayed as a concrete call on the real model, which must
 reproduce the problem), or ``unknown`` (z3's reason, too many paths, or a
-refutation that did not replay): never a pass.  Solver seeds are fixed.
+refutation that did not replay): never a pass.  Solver seeds are fixed,
+and every z3 check is bounded by z3's resource count (symbolic.RLIMIT),
+not by the clock, so the verdict does not depend on the machine's load.
 """
 from __future__ import annotations
 
@@ -43,8 +45,8 @@ from vcpcheck.spec.vcompound import object_layout
 
 from .explore import KernelModel, bfs
 from .stateful import Violation, signature
-from .symbolic import (Sym, SymbolicError, constraints, explore_paths, symbol, term,
-                       value_in)
+from .symbolic import (Limits, Sym, SymbolicError, constraints, explore_paths, symbol,
+                       term, value_in)
 
 QUERIES = ("addresses_resolve_to_head", "addresses_resolve_to_page",
            "page_address_resolves_back", "page_flags_match_roles",
@@ -74,17 +76,27 @@ class Outcome:
     seconds: float = 0.0
     message: str = ""                # refuted: the replayed problem; unknown: why
     values: dict = field(default_factory=dict)
+    rlimit_used: int = 0             # the most z3 rlimit one decided check used
 
 
 # --- deciding an obligation -------------------------------------------------------------
 
-def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
-    """Prove, refute (with a replayed counterexample) or give up on ``ob``."""
+def decide(ob: Obligation, seed=0, rlimit=None, max_paths=512) -> Outcome:
+    """Prove, refute (with a replayed counterexample) or give up on ``ob``.
+
+    Every z3 check is bounded by ``rlimit`` (z3's deterministic resource
+    count; default symbolic.RLIMIT), never by the machine's speed or load.
+    """
     t0 = time.monotonic()
+    limits = Limits(rlimit, seed)
+
+    def outcome(status, paths, message="", values=None):
+        return Outcome(status, ob, paths, time.monotonic() - t0, message, values or {},
+                       limits.most_used)
     try:
-        paths = explore_paths(ob.run, ob.domain, max_paths, timeout_ms, seed, ob.reset)
+        paths = explore_paths(ob.run, ob.domain, max_paths, limits, ob.reset)
     except SymbolicError as e:
-        return Outcome("unknown", ob, 0, time.monotonic() - t0, str(e))
+        return outcome("unknown", 0, str(e))
     found = []                         # the least counterexample of each violating path
     for p in paths:
         try:
@@ -93,22 +105,19 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
             ok = False
         if ok is True or (not isinstance(ok, bool) and z3.is_true(z3.simplify(ok))):
             continue
-        s = z3.Solver()
-        s.set("timeout", timeout_ms)
-        s.set("random_seed", seed)
+        s = limits.solver()
         s.add(*constraints(ob.domain), *p.cond)
         if ok is not False:
             s.add(z3.Not(ok))
-        r = s.check()
+        r, why = limits.check(s)
         if r == z3.unsat:
             continue
         if r == z3.unknown:
-            return Outcome("unknown", ob, len(paths), time.monotonic() - t0,
-                           f"z3: {s.reason_unknown()}")
-        found.append(_smallest(ob, p, ok, timeout_ms, seed) or {
+            return outcome("unknown", len(paths), why)
+        found.append(_smallest(ob, p, ok, limits) or {
             n: value_in(s.model(), v) for n, v in ob.inputs.items()})
     if not found:
-        return Outcome("proved", ob, len(paths), time.monotonic() - t0)
+        return outcome("proved", len(paths))
     # The least over all violating paths (inputs compared in order, as
     # unsigned words): the same whatever order z3 let the paths come in.
     mask = (1 << 128) - 1
@@ -118,26 +127,27 @@ def decide(ob: Obligation, seed=0, timeout_ms=10000, max_paths=512) -> Outcome:
     problem = ob.replay(values)
     shown = ", ".join(f"{n}={v:#x}" for n, v in values.items())
     if problem is None:
-        return Outcome("unknown", ob, len(paths), time.monotonic() - t0,
+        return outcome("unknown", len(paths),
                        f"z3's counterexample ({shown}) does not replay on the "
                        f"concrete model (an encoding disagreement)", values)
-    return Outcome("refuted", ob, len(paths), time.monotonic() - t0,
+    return outcome("refuted", len(paths),
                    f"{problem} (z3: {shown}; replayed on the model)", values)
 
 
-def _smallest(ob, path, ok, timeout_ms, seed):
+def _smallest(ob, path, ok, limits):
     """The least counterexample on this path, inputs minimised in order:
     the same whatever model z3 happened to find first (determinism), and
-    the easiest to read (the first offset that fails)."""
-    opt = z3.Optimize()
-    opt.set("timeout", timeout_ms)
+    the easiest to read (the first offset that fails).  None if z3 cannot
+    minimise within the limits (the caller keeps the solver's model, which
+    is as deterministic under an rlimit, only not the least)."""
+    opt = limits.optimize()
     opt.set("priority", "lex")
     opt.add(*constraints(ob.domain), *path.cond)
     if ok is not False:
         opt.add(z3.Not(ok))
     for v in ob.inputs.values():
         opt.minimize(v.e)
-    if opt.check() != z3.sat:
+    if limits.check(opt)[0] != z3.sat:
         return None
     return {n: value_in(opt.model(), v) for n, v in ob.inputs.items()}
 
@@ -454,10 +464,20 @@ class SmtResult:
     flag_states: int = 0
     flag_depth: int = 2
     skipped: int = 0               # objects with an unmapped page: left to the invariants
-    complete: bool = True
+    # The budget ran out: the walk of the states or the queries were cut
+    # short (not z3's doing; what z3 left undecided is ``unknown``).
+    cut: bool = False
+    stopped: bool = False          # stop_after refutations were in (the benchmark's stop)
     seconds: float = 0.0
     strength: str = ""
-    unknown: list = field(default_factory=list)
+    unknown: list = field(default_factory=list)   # "query: instance: why", z3's reason in it
+    rlimit_used: int = 0           # the most z3 rlimit one decided check used
+
+    @property
+    def complete(self) -> bool:
+        """Every query decided on every state: nothing cut, nothing stopped
+        early, nothing left unknown."""
+        return not (self.cut or self.stopped or self.unknown)
 
     def counts(self) -> dict:
         """Obligations proved, refuted and left unknown (plain ints: the
@@ -505,7 +525,7 @@ class _Stop(Exception):
 
 
 def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
-            stop_after=None, timings=None, flag_depth=None) -> SmtResult:
+            stop_after=None, timings=None, flag_depth=None, rlimit=None) -> SmtResult:
     """Decide every query instance on the states within ``depth`` calls;
     the flag words are gathered from the states within ``flag_depth``
     calls (default: ``depth``; one query per role and predicate decides
@@ -513,7 +533,12 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
 
     ``stop_after``: stop after that many refutations (the verdict is then
     partial).  ``timings``: a dict that collects, per query, the seconds
-    each obligation took (for bench/).
+    each obligation took (for bench/).  ``rlimit``: z3's resource limit per
+    check (default symbolic.RLIMIT).
+
+    ``res.cut``: the budget ran out; ``res.unknown``: what z3 (or the
+    symbolic run) left undecided, with the reason; ``res.complete``: neither,
+    and not stopped early.
     """
     flag_depth = depth if flag_depth is None else max(flag_depth, depth)
     start = time.monotonic()
@@ -527,9 +552,10 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
         left = None if budget is None else budget - (time.monotonic() - start)
         if left is not None and left <= 0:
             raise TimeoutError
-        o = decide(ob, seed=seed)
+        o = decide(ob, seed=seed, rlimit=rlimit)
         res.tally[o.status] += 1
         res.paths += o.paths
+        res.rlimit_used = max(res.rlimit_used, o.rlimit_used)
         if timings is not None:
             timings.setdefault(ob.query, []).append(o.seconds)
         if o.status == "refuted":
@@ -577,14 +603,17 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
         if "page_flags_match_roles" in queries:
             for ob in flag_obligations(model.symbols, words, model.realise):
                 settle(ob)
-    except (TimeoutError, _Stop):
-        res.complete = False
-    res.complete = res.complete and not res.unknown
+    except TimeoutError:
+        res.cut = True
+    except _Stop:
+        res.stopped = True
     res.seconds = time.monotonic() - start
     c = res.counts()
     res.flag_states = flag_states
     res.flag_depth = flag_depth
-    res.strength = (f"{'decided' if res.complete else 'partly decided'} by z3 for all "
+    how = ("decided" if res.complete else
+           "partly decided (the budget ran out)" if res.cut else "partly decided")
+    res.strength = (f"{how} by z3 for all "
                     f"offsets of live objects, pfns and orders of the {res.states} states "
                     f"within {_calls(depth)} and all flag words of the {flag_states} "
                     f"live states within {_calls(flag_depth)} ({cfg.mem_pages} pages, "

@@ -16,11 +16,17 @@ numbers alike, fits with room to spare), ``>>`` is arithmetic, ``//`` and
 ``%`` floor like Python's.  A value Python needs as a plain int (a list
 index, ``range()``, a dict key) is concretised: the run forks on
 ``value == v`` for each value the path allows, which keeps the cover
-exact.  A branch z3 cannot decide within the time limit makes the whole
-query ``unknown`` (never a pass).
+exact.  A branch z3 cannot decide within its resource limit makes the
+whole query ``unknown`` (never a pass).
+
+Every z3 check is bounded by ``Limits``: z3's resource limit (``rlimit``,
+its own count of the work done, the same on any machine under any load),
+not a wall-clock timeout, so the same query gets the same answer on an
+idle machine and a busy one.
 """
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -30,6 +36,80 @@ from vcpcheck.impl.kernel import KernelOops
 
 WIDTH = 128
 _LIMIT = 1 << (WIDTH - 2)
+
+# The rlimit of one z3 check: 20 times the most one decided check used
+# (bench/bench_smt.py prints it per target).  Over every configuration of
+# base, v2, v3, v5 and reference at smt depth 1, that was 1.4 million, in
+# the Optimize that minimises V3's counterexamples with VFALLBACK_ALWAYS=n;
+# the solver checks used at most 35,000.  The count a check uses varies
+# between processes, by up to half in the bench (z3's term ids follow the
+# process's history), so the margin is wide: nothing decided today comes
+# back unknown.
+RLIMIT = 28_000_000
+
+# The only clock: a net for z3 work the resource count may not see, far
+# above the time RLIMIT takes on a loaded machine (about 40 s on a hard
+# 128-bit product, 4-7 s in the Optimize).  An unknown it caused says so: it
+# depends on the load, where an rlimit unknown does not.
+WALL_CLOCK_NET_MS = 300_000
+
+_RLIMIT_STAT = "rlimit count"
+
+
+class Limits:
+    """z3's limits for the checks of one query, and what they used.
+
+    ``solver()`` and ``optimize()`` make solvers under the limits;
+    ``check()`` runs one check and measures the rlimit it used (z3's count
+    is per context, so it is read before and after).
+    """
+
+    def __init__(self, rlimit=None, seed=0, wall_clock_ms=None):
+        self.rlimit = RLIMIT if rlimit is None else rlimit
+        self.seed = seed
+        self.wall_clock_ms = WALL_CLOCK_NET_MS if wall_clock_ms is None else wall_clock_ms
+        self.most_used = 0          # the most rlimit one decided check used
+        self._probe = None
+
+    def _set(self, s):
+        s.set("rlimit", self.rlimit)
+        s.set("random_seed", self.seed)
+        if self.wall_clock_ms:
+            s.set("timeout", self.wall_clock_ms)
+        return s
+
+    def solver(self) -> z3.Solver:
+        return self._set(z3.Solver())
+
+    def optimize(self) -> z3.Optimize:
+        return self._set(z3.Optimize())
+
+    def _count(self) -> int:
+        # Any solver of the context reports the context's running count.
+        if self._probe is None:
+            self._probe = z3.Solver()
+        return self._probe.statistics().get_key_value(_RLIMIT_STAT)
+
+    def check(self, s, *assumptions):
+        """(sat | unsat | unknown, why): ``why`` is empty unless unknown."""
+        before, t0 = self._count(), time.monotonic()
+        r = s.check(*assumptions)
+        used, secs = self._count() - before, time.monotonic() - t0
+        if r != z3.unknown:
+            self.most_used = max(self.most_used, used)
+            return r, ""
+        return r, self.why(s.reason_unknown(), used, secs)
+
+    def why(self, reason, used, secs) -> str:
+        """z3's reason, and which limit (if one) ended the check."""
+        if self.rlimit and used >= self.rlimit:
+            return (f"z3 ran out of its resource limit (rlimit {self.rlimit}; "
+                    f"deterministic): {reason}")
+        if self.wall_clock_ms and secs * 1000 >= 0.9 * self.wall_clock_ms:
+            return (f"z3 hit the wall-clock safety net ({self.wall_clock_ms / 1000:g}s "
+                    f"after {secs:.1f}s, rlimit {used} of {self.rlimit} used; this "
+                    f"depends on the machine's load): {reason}")
+        return f"z3: {reason}"
 
 
 class SymbolicError(BaseException):
@@ -257,6 +337,7 @@ class Path:
 @dataclass
 class _Run:
     solver: z3.Solver
+    limits: Limits
     prefix: tuple
     decisions: list = field(default_factory=list)
     cond: list = field(default_factory=list)
@@ -288,10 +369,9 @@ def _model_of(run: _Run, b):
     run.checks += 1
     guard = z3.Bool(f"__branch{run.checks}")
     run.solver.add(z3.Implies(guard, b))
-    r = run.solver.check(guard)
+    r, why = run.limits.check(run.solver, guard)
     if r == z3.unknown:
-        raise SymbolicError(f"z3 could not decide a branch "
-                            f"({run.solver.reason_unknown()})")
+        raise SymbolicError(f"z3 could not decide a branch ({why})")
     return run.solver.model() if r == z3.sat else None
 
 
@@ -431,7 +511,7 @@ def _where(exc) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name}" if frames else "?"
 
 
-def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0,
+def explore_paths(fn, domain, max_paths=512, limits: Limits | None = None,
                   reset=None) -> list[Path]:
     """Run ``fn()`` once per feasible path under the ``domain`` constraints.
 
@@ -439,16 +519,16 @@ def explore_paths(fn, domain, max_paths=512, timeout_ms=10000, seed=0,
     state ``fn`` reads, so that what one path did (a store, a log line)
     cannot change what the next one sees.  Returns every path; raises
     SymbolicError if there are more than ``max_paths`` or a branch is
-    undecided (the cover would be incomplete).
+    undecided (the cover would be incomplete).  ``limits``: z3's limits
+    (default: ``Limits()``, rlimit RLIMIT, seed 0).
     """
+    limits = Limits() if limits is None else limits
     todo, paths = [((), (), None)], []
     while todo:
         prefix, terms, model = todo.pop()
-        solver = z3.Solver()
-        solver.set("timeout", timeout_ms)
-        solver.set("random_seed", seed)
+        solver = limits.solver()
         solver.add(*constraints(domain))
-        run = _Run(solver, prefix, resume_model=model, prefix_terms=terms)
+        run = _Run(solver, limits, prefix, resume_model=model, prefix_terms=terms)
         if reset is not None:
             reset()
         _current.append(run)

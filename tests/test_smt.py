@@ -16,13 +16,14 @@ import pytest
 import z3
 from hypothesis import given, settings, strategies as st
 
-from vcpcheck.checks import smt
+from vcpcheck.checks import smt, symbolic
 from vcpcheck.checks.cli import main
 from vcpcheck.checks.explore import KernelModel, bfs
 from vcpcheck.checks.harness import Harness
 from vcpcheck.checks.symbolic import (Sym, SymbolicError, concretise, explore_paths,
                                       symbol, term)
 from vcpcheck.checks.targets import TARGETS, Target, with_replacements
+from vcpcheck.impl.gfp import GFP_KERNEL
 from vcpcheck.impl.kconfig import Kconfig
 from vcpcheck.impl.kernel import KernelOops
 from vcpcheck.impl.symbols import base_symbols
@@ -516,3 +517,104 @@ def test_reference_is_proved_in_every_configuration(depth, flag_depth):
     for cfg in t.configs():
         r = smt.run_smt(t, cfg, depth=depth, flag_depth=flag_depth)
         assert r.violations == [] and r.complete, cfg.short()
+
+
+# --- z3 is bounded by its resource count, not the clock -----------------------------------
+
+def _factoring(x, y):
+    """A branch on a 64-bit factoring problem: hard for z3 (bit-blasted
+    multiplication), so a small rlimit cannot decide it."""
+    return 1 if x * y == 0xFFFFFFFB * 0xFFFFFFBF else 0
+
+
+def test_a_tiny_rlimit_leaves_a_hard_branch_unknown_naming_the_resource_limit():
+    x, y = symbol("x"), symbol("y")
+    dom = [x > 1, y > 1, x < (1 << 32), y < (1 << 32)]
+    with pytest.raises(SymbolicError, match=r"resource limit \(rlimit 20000; "
+                                            r"deterministic\)"):
+        explore_paths(lambda: _factoring(x, y), dom, limits=symbolic.Limits(rlimit=20000))
+
+
+def test_decide_is_a_function_of_the_rlimit():
+    """The same obligation gets the same outcome run after run; below the
+    rlimit its checks need it is unknown, with z3's reason and the
+    resource limit named (deterministic, not a load-dependent timeout)."""
+    t = TARGETS["v3"]
+    h = KernelModel(t, cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=False)).realise(())
+    h.alloc_vcompound(GFP_KERNEL, 1)    # order 1: V3's physical path, no __GFP_COMP
+
+    def ob():
+        obs = smt.resolve_obligations(None, h, [])
+        o = next(o for o in obs if o.query == "addresses_resolve_to_head")
+        o.reset = smt._resetter(h)
+        return o
+    a, b = smt.decide(ob()), smt.decide(ob())
+    assert a.status == b.status == "refuted"
+    assert (a.message, a.values) == (b.message, b.values) and a.rlimit_used > 0
+    tiny = smt.decide(ob(), rlimit=500)         # its branches need more than that
+    assert tiny.status == "unknown" and smt.decide(ob(), rlimit=500).message == tiny.message
+    assert re.search(r"z3 ran out of its resource limit \(rlimit 500; deterministic\): "
+                     r"\S", tiny.message), tiny.message
+    assert "wall-clock" not in tiny.message
+
+
+def test_the_default_limits_are_a_resource_count_with_a_far_larger_clock():
+    """What decides an unknown is symbolic.RLIMIT; the wall-clock net is
+    far above the time a check of RLIMIT takes (a hard branch at a 1/100
+    of RLIMIT stops on the rlimit, well inside the net)."""
+    lim = symbolic.Limits(rlimit=symbolic.RLIMIT // 100)
+    s = lim.solver()
+    x, y = z3.BitVecs("x y", 128)
+    s.add(x * y == (1 << 61) - 1, x > 1, y > 1, x < (1 << 64), y < (1 << 64))
+    r, why = lim.check(s)
+    assert r == z3.unknown and why.startswith("z3 ran out of its resource limit"), why
+    assert symbolic.WALL_CLOCK_NET_MS >= 60_000
+
+
+def test_an_unknown_from_the_wall_clock_net_says_it_depends_on_the_load():
+    lim = symbolic.Limits(rlimit=0, wall_clock_ms=200)         # no rlimit: the clock
+    s = lim.solver()
+    x, y = z3.BitVecs("x y", 128)
+    s.add(x * y == (1 << 61) - 1, x > 1, y > 1, x < (1 << 64), y < (1 << 64))
+    r, why = lim.check(s)
+    assert r == z3.unknown
+    assert why.startswith("z3 hit the wall-clock safety net (0.2s") and "load" in why, why
+
+
+def test_an_unknown_reaches_the_report_with_the_resource_limit(monkeypatch, capsys):
+    monkeypatch.setattr(symbolic, "RLIMIT", 200)
+    code = main(["check", "reference", "--engine", "smt", "--jobs", "1",
+                 "--config", "ARCH=x86_64", "--config", "PREEMPT=n",
+                 "--config", "PAGEFLAGS_EXTENDED=n", "--config", "VFALLBACK_ALWAYS=y"])
+    out = capsys.readouterr().out
+    assert code == 1 and out.startswith("reference: UNKNOWN")
+    assert re.search(r"unknown \(smt, not a pass\): .*z3 ran out of its resource limit "
+                     r"\(rlimit 200; deterministic\)", out), out
+
+
+# --- cut by the budget and left unknown by z3 are two facts -------------------------------
+
+def test_a_budget_cut_is_cut_not_unknown():
+    t = TARGETS["reference"]
+    r = smt.run_smt(t, cfg_of("reference", ARCH="x86_64"), depth=1, budget=0.0)
+    assert r.cut and r.unknown == [] and r.counts()["unknown"] == 0
+    assert not r.complete and "the budget ran out" in r.strength
+
+
+def test_an_undecided_query_is_unknown_not_cut():
+    t = TARGETS["base"]
+    r = smt.run_smt(t, t.configs()[0], depth=0, flag_depth=0,
+                    queries=("buddy_arithmetic",), rlimit=100)
+    assert not r.cut and not r.complete and r.counts()["unknown"] == 1
+    assert len(r.unknown) == 1 and "resource limit (rlimit 100" in r.unknown[0]
+    ok = smt.run_smt(t, t.configs()[0], depth=0, flag_depth=0,
+                     queries=("buddy_arithmetic",))
+    assert ok.complete and not ok.cut and ok.unknown == [] and ok.counts()["proved"] == 1
+
+
+def test_stopping_after_a_refutation_is_neither_cut_nor_unknown():
+    t = TARGETS["v3"]
+    r = smt.run_smt(t, cfg_of("v3", ARCH="x86_64", VFALLBACK_ALWAYS=False), depth=1,
+                    stop_after=1)
+    assert r.stopped and not r.cut and r.unknown == [] and not r.complete
+    assert len(r.violations) == 1
