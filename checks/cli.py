@@ -232,8 +232,10 @@ def run_engine(target, cfg, engine, deadline, args, reach=None):
         res = run_explore(target, cfg, depth=args.depth, budget=left, reach=reach)
     else:
         res = run_smt(target, cfg, depth=args.smt_depth, budget=left, seed=args.seed)
-    # Every engine stops early only when its budget runs out, except that smt
-    # is also incomplete when z3 leaves a query unknown, before the deadline.
+    # stateful and explore are incomplete only when the budget stopped them;
+    # smt also when z3 left a query unknown, which it keeps apart (res.cut).
+    if engine == "smt":
+        return res, res.cut
     return res, not res.complete and time.monotonic() >= deadline
 
 
