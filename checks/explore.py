@@ -63,10 +63,10 @@ class StaleWordRead(Exception):
 
 class _Watched(list):
     """A struct page field (a list indexed by pfn) that reports a read of
-    one of its ``stale`` words before the current call wrote it.  Only
-    indexing is watched: the kernel model reads these fields by pfn, and
-    a bulk read (iteration, a slice) while the watch is on counts as a
-    read of every word."""
+    one of its ``stale`` words before the current call wrote it.  The
+    kernel model reads these fields by pfn, word by word; any other read
+    (iteration, a slice, ``in``, a comparison...) while the watch is on
+    counts as a read of every word."""
 
     __slots__ = ("stale", "written", "name", "audit")
 
@@ -89,6 +89,22 @@ class _Watched(list):
         if self.audit.on:
             self.audit.bulk(self)
         return list.__iter__(self)
+
+
+def _reads_every_word(name):
+    """_Watched's ``name``: list's, as a read of every word."""
+    method = getattr(list, name)
+
+    def whole(self, *args):
+        self.audit.bulk(self)
+        return method(self, *args)
+    whole.__name__ = name
+    return whole
+
+
+for _name in ("__contains__", "__reversed__", "__eq__", "__ne__", "__lt__", "__le__",
+              "__gt__", "__ge__", "__add__", "__mul__", "index", "count", "copy"):
+    setattr(_Watched, _name, _reads_every_word(_name))
 
 
 class StaleWords:

@@ -156,7 +156,8 @@ def test_the_watch_sees_negative_indices_slices_and_iteration():
     k = h.k
     last = k.nr_pages - 1
     assert not k.flags[last]
-    for read in (lambda f: f[-1], lambda f: f[1:3], lambda f: list(f), lambda f: sum(f)):
+    for read in (lambda f: f[-1], lambda f: f[1:3], lambda f: list(f), lambda f: sum(f),
+                 lambda f: 7 in f, lambda f: f.index(0), lambda f: f == [], lambda f: f.copy()):
         audit = StaleWords()
         audit.watch(k, stale_words(k))
         read(k.lru_next)
