@@ -408,8 +408,10 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
         if beyond:
             raised += (f" (a stateful counterexample of {beyond} calls is beyond "
                        f"the bound)")
+        merged = sum(x.stale == "merged" for x in explored)
         parts.append(f"{kind} to depth {args.depth}{raised}: {states} states, "
-                     f"{sum(x.transitions for x in explored)} transitions")
+                     f"{sum(x.transitions for x in explored)} transitions, stale struct "
+                     f"page words merged on {merged} of {len(explored)} configurations")
     if "smt" in engines:
         parts.append(f"decided by z3 on {smt['states']} states within "
                      f"{args.smt_depth} call{'s' if args.smt_depth != 1 else ''}: "
