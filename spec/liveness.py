@@ -14,8 +14,10 @@ v2.6.25), and the page's flags say which use is current:
   set_compound_order, mm.h#L301 and #L319), and the series keeps a
   vcompound's order in the lru of its area's pages[1].
 
-A page with no flag at all is in none of those uses: a page inside a free
-block but not its first, or a plain allocated page.  Its private and lru
+A page with no flag at all is in none of those uses (a page inside a free
+block but not its first, or a plain allocated page), except that the
+lru of a vm area's pages[1] is the series' whenever it writes it, whatever
+the page's flags (V5 leaves a vcompound's tails without a flag).  Its private and lru
 are whatever its last use left there (LIST_POISON after list_del, a former
 tail's first_page), and the kernel's rules write them before they read
 them again (prep_new_page sets private to 0, page_alloc.c#L638; list_add
@@ -65,9 +67,9 @@ def _from_flags(flags, second, tail, tail_is, head, head_is):
     for p, f in enumerate(flags):
         if not f:
             unused.append(p)
-        elif (f & tail == tail_is and p not in second
-              and not (p and flags[p - 1] & head == head_is)):
+        if p in second:
+            continue
+        if not f or (f & tail == tail_is and not (p and flags[p - 1] & head == head_is)):
             lru.append(p)
-    private = frozenset(unused)
-    links = private.union(lru)
-    return {"private": private, "lru_next": links, "lru_prev": links}
+    links = frozenset(lru)
+    return {"private": frozenset(unused), "lru_next": links, "lru_prev": links}
