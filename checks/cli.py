@@ -28,7 +28,7 @@ from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
 from . import report
 from .harness import ModelCrash
-from .stateful import run_stateful
+from .stateful import run_stateful, shortest_lengths
 from .targets import DEFAULT_TARGETS, TARGETS
 from .timeouts import Hang
 from .traces import TraceFileError
@@ -243,23 +243,13 @@ def _run_one(name, *rest):
     return run_engine(TARGETS[name], *rest)
 
 
-def _lengths(violations) -> dict:
-    """{signature: the shortest trace's length} of an engine's violations."""
-    from .stateful import signature
-    out = {}
-    for v in violations:
-        sig = signature(v.invariant, v.message)
-        out[sig] = min(out.get(sig, len(v.trace)), len(v.trace))
-    return out
-
-
 def _reach(done, i, engine):
     """What explore on configuration ``i`` is told of the stateful engine's
     counterexamples there (run_explore's ``reach``), or None."""
     if engine != "explore":
         return None
     res = done.get((i, "stateful"), (None, False))[0]
-    return _lengths(res.violations) if res is not None and res.violations else None
+    return shortest_lengths(res.violations) if res is not None and res.violations else None
 
 
 def run_configs(target, cfgs, engines, args, start):

@@ -73,9 +73,10 @@ class _Watched(list):
     def __getitem__(self, i):
         if type(i) is not int:
             self.audit.bulk(self)
-        elif (i if i >= 0 else i + len(self)) in self.stale and (
-                (i if i >= 0 else i + len(self)) not in self.written):
-            self.audit.stale_read(self.name, i if i >= 0 else i + len(self))
+        else:
+            p = i if i >= 0 else i + len(self)
+            if p in self.stale and p not in self.written:
+                self.audit.stale_read(self.name, p)
         return list.__getitem__(self, i)
 
     def __setitem__(self, i, v):
@@ -182,6 +183,10 @@ def _live_getter(n, stale):
     return operator.itemgetter(*live) if live else (lambda words: ())
 
 
+# Where canonical_snapshot puts the struct page fields stale words are in.
+_KEY_AT = {"private": 3, "lru_next": 5, "lru_prev": 6}
+
+
 def _blank(words, stale):
     """A field in the key: which words are stale, and the others' values."""
     return stale, _live_getter(len(words), stale)(words)
@@ -239,9 +244,14 @@ class KernelModel:
             snap = h.snapshot()
         finally:
             a.on = True
-        if type(h.k.private) is not _Watched:          # an initial state
-            a.watch(h.k, stale_words(h.k))
+        self._watched(h)
         return StaleSnapshot(snap, {n: getattr(h.k, n).stale for n in STALE_FIELDS})
+
+    def _watched(self, h):
+        """Watch ``h`` if it is not watched yet: an initial state, built by
+        realise(), whose stale words are those its flags give."""
+        if type(h.k.private) is not _Watched:
+            self.stale.watch(h.k, stale_words(h.k))
 
     def load(self, snap: HarnessSnapshot) -> Harness:
         """A harness in the state of ``snap``: the model's one working
@@ -265,11 +275,10 @@ class KernelModel:
     def key(self, snap: HarnessSnapshot):
         if self.stale is None:
             return canonical_snapshot(snap, self.ptr_size)
-        key = canonical_snapshot(snap.snap, self.ptr_size)
-        st = snap.stale
-        return (key[:3] + (_blank(key[3], st["private"]), key[4],
-                           _blank(key[5], st["lru_next"]), _blank(key[6], st["lru_prev"]))
-                + key[7:])
+        key = list(canonical_snapshot(snap.snap, self.ptr_size))
+        for name, at in _KEY_AT.items():
+            key[at] = _blank(key[at], snap.stale[name])
+        return tuple(key)
 
     def label(self, action) -> str:
         """The action as the harness call a trace prints."""
@@ -358,8 +367,7 @@ class KernelModel:
     def properties(self, h: Harness):
         if self.stale is None:
             return h.violations()
-        if type(h.k.private) is not _Watched:          # an initial state
-            self.stale.watch(h.k, stale_words(h.k))
+        self._watched(h)
         out = h.violations()
         self.stale.check()
         return out
@@ -424,7 +432,7 @@ def canonical_snapshot(snap: HarnessSnapshot, ptr_size):
                         for _key, addr, size, _gfp, large, words in k.kmalloc_objs))
     mem = tuple(sorted((p, _contents(words, ptr_size)) for p, words in k.pagemem))
     errors = tuple(sorted({(e.kind, e.function) for e in k.events if e.is_error()}))
-    return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,
+    return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,   # _KEY_AT
             k.lru_prev, zones, vm, tuple(sorted(k.ptes)), tuple(sorted(k.pgtables)),
             objs, mem, k.ctx, k.workqueue, k.fail_page_alloc, k.fail_pt_alloc,
             k.fail_kmalloc, errors, snap.dead,

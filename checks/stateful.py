@@ -79,6 +79,16 @@ def signature(invariant: str, message: str) -> tuple:
     return invariant, re.sub(r"0x[0-9a-f]+|\d+", "#", message)
 
 
+def shortest_lengths(violations) -> dict:
+    """{signature: the shortest trace's length} of an engine's violations
+    (what explore's ``reach`` is told)."""
+    out = {}
+    for v in violations:
+        sig = signature(v.invariant, v.message)
+        out[sig] = min(out.get(sig, len(v.trace)), len(v.trace))
+    return out
+
+
 def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=None,
                  harness_factory=None, deadline=None):
     """A RuleBasedStateMachine class driving ``target`` built with ``cfg``;

@@ -26,7 +26,7 @@ import pytest
 from vcpcheck.checks.cli import build_parser
 from vcpcheck.checks.explore import KernelModel, run_explore
 from vcpcheck.checks.harness import Harness, HarnessError, harness_method
-from vcpcheck.checks.stateful import run_stateful, signature
+from vcpcheck.checks.stateful import run_stateful, shortest_lengths, signature
 from vcpcheck.checks.targets import DEFAULT_TARGETS, TARGETS
 from vcpcheck.spec import api
 
@@ -51,12 +51,8 @@ def explore_lengths(name, cfg, depth=DEPTH, reach=None):
 
 
 def lengths(violations):
-    """{signature: the shortest trace's length}, hashable for the cache."""
-    out = {}
-    for v in violations:
-        sig = signature(v.invariant, v.message)
-        out[sig] = min(out.get(sig, len(v.trace)), len(v.trace))
-    return tuple(sorted(out.items()))
+    """shortest_lengths, hashable for the cache."""
+    return tuple(sorted(shortest_lengths(violations).items()))
 
 
 # --- a trace a caller may make --------------------------------------------------------
