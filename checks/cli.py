@@ -17,16 +17,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import sys
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
-from . import report
+from . import guard, report
 from .harness import ModelCrash
 from .stateful import run_stateful, shortest_lengths
 from .targets import DEFAULT_TARGETS, TARGETS
@@ -75,6 +77,27 @@ def engine_list(text: str) -> str:
     return ",".join(e for e in ENGINES if e in names)
 
 
+def _number(kind, low, inclusive, what):
+    """An argparse type: a finite ``kind`` (int or float) above ``low``
+    (or at it, if ``inclusive``); anything else is one line, exit 2."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        if value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}")
+        return value
+    return parse
+
+
+positive_int = _number(int, 1, True, "a whole number of at least 1")
+natural_int = _number(int, 0, True, "a whole number of at least 0")
+positive_seconds = _number(float, 0, False, "a finite number of seconds above 0")
+
+
 def selected_engines(engine: str) -> list:
     """The engines an --engine value names, in the order they run."""
     return [e for e in ENGINES if engine == "all" or e in engine.split(",")]
@@ -90,32 +113,45 @@ def _run_options(p, examples=100):
                         "one call deeper for one longer than --depth it missed")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="Kconfig option or model parameter (repeatable)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--examples", type=int, default=examples,
+    p.add_argument("--seed", type=natural_int, default=0)
+    p.add_argument("--examples", type=positive_int, default=examples,
                    help="examples per configuration for the stateful engine")
-    p.add_argument("--rounds", type=int, default=5,
+    p.add_argument("--rounds", type=positive_int, default=5,
                    help="after a violation, search again with what was found "
                         "excluded, up to this many times per configuration")
-    p.add_argument("--budget", type=float, default=600.0,
+    p.add_argument("--budget", type=positive_seconds, default=600.0,
                    help=f"seconds per target at most, split between the engines "
                         f"({_shares_text()}; what one leaves goes to the next); "
                         f"whatever it cuts short is reported as partial, never "
                         f"as a pass")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+    p.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="configurations checked in parallel (processes)")
-    p.add_argument("--depth", type=int, default=2,
+    p.add_argument("--depth", type=positive_int, default=2,
                    help="explore engine: every call sequence up to this length")
-    p.add_argument("--smt-depth", type=int, default=1,
+    p.add_argument("--smt-depth", type=positive_int, default=1,
                    help="smt engine: decide its queries on every state within "
                         "this many calls")
-    p.add_argument("--call-timeout", type=float, default=10.0,
-                   help="seconds one kernel call may take (a hang is an error)")
+    p.add_argument("--call-timeout", type=positive_seconds, default=10.0,
+                   help="seconds one kernel call may take: a variant's call that "
+                        "runs longer is stopped, whatever it does, and the run "
+                        "exits 2 (a hang is an error, never a pass)")
     p.add_argument("--json", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (vcpcheck: error: ...)
+    and exit status 2, as every other error is; -h prints the usage."""
+
+    def error(self, message):
+        command = " ".join(self.prog.split()[1:])
+        sys.stderr.write(f"vcpcheck: error: {command + ': ' if command else ''}"
+                         f"{message} (see {self.prog} -h)\n")
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="vcpcheck", description=(
+    p = OneLineParser(prog="vcpcheck", description=(
         "Model checker for the 2008 Virtual Compound Page series on an "
         "executable model of the 2.6.25 memory manager."))
     sub = p.add_subparsers(dest="command", required=True)
@@ -276,7 +312,16 @@ def run_configs(target, cfgs, engines, args, start):
                                        args, _reach(done, i, e))
                            for i in range(len(cfgs))]
                 for i, fut in enumerate(futures):
-                    done[i, e] = fut.result()
+                    try:
+                        done[i, e] = fut.result()
+                    except BrokenProcessPool:
+                        running = guard.last_running()
+                        raise UsageError(
+                            f"{target.name}: a --jobs worker process ended while "
+                            f"running {e} on [{cfgs[i].short()}]"
+                            f"{' in ' + running if running else ''} (os._exit or a "
+                            f"signal in variant code?); nothing is reported as a "
+                            f"pass") from None
                     yield (i, e), done[i, e]
         return
     for e in engines:
@@ -284,6 +329,12 @@ def run_configs(target, cfgs, engines, args, start):
             done[i, e] = run_engine(target, cfgs[i], e, deadlines[e], args,
                                     _reach(done, i, e))
             yield (i, e), done[i, e]
+
+
+def _looked(engine, res) -> bool:
+    """The engine checked at least one example or state (a run that
+    checked nothing proves nothing)."""
+    return (res.examples if engine == "stateful" else res.states) > 0
 
 
 def _cut_reason(engine, res) -> str:
@@ -350,8 +401,10 @@ def check_target(target, args, overrides, progress=None) -> dict:
             violations.extend(_shortest_first(z.violations, violations))
         done += all(res is not None for res in results.values())
     buildable = len(configs) - len(unbuildable)
-    # Cut by the budget, or (smt) a query z3 left undecided: never a pass.
-    incomplete = any(res is None or not res.complete for res, _cut in runs.values())
+    # Cut by the budget, or (smt) a query z3 left undecided, or an engine
+    # that looked at nothing (no example, no state): never a pass.
+    incomplete = any(res is None or not res.complete or not _looked(engine, res)
+                     for (_i, engine), (res, _cut) in runs.items())
     if violations:
         verdict = "fail"
     elif not buildable:
@@ -635,12 +688,25 @@ COMMANDS = {"list": cmd_list, "check": cmd_check, "bisect": cmd_bisect,
             "compare": cmd_compare, "graph": cmd_graph, "replay": cmd_replay}
 
 
+# Commands that may run a user's variant or series file: they run under
+# guard.supervise, where variant code can be stopped whatever it does.
+SUPERVISED = ("check", "bisect", "compare", "replay")
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
     except SystemExit as e:          # argparse already printed one line
         return 2 if e.code else 0
+    if args.command in SUPERVISED:
+        return guard.supervise(lambda: run_command(args),
+                               getattr(args, "call_timeout", None))
+    return run_command(args)
+
+
+def run_command(args) -> int:
+    """Run one parsed command: its exit status, every error one line."""
     try:
         return COMMANDS[args.command](args)
     except (UsageError, VariantError, TraceFileError) as e:
@@ -649,6 +715,8 @@ def main(argv=None) -> int:
         msg = f"{e}; nothing is reported as a pass"
     except ModelCrash as e:
         msg = f"{e}; nothing is reported as a pass"
+    except guard.VariantCallError as e:
+        msg = f"{e.message}; nothing is reported as a pass"
     except Exception as e:           # a crash is never a pass
         if getattr(args, "verbose", False):
             traceback.print_exc()

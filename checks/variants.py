@@ -29,6 +29,8 @@ from vcpcheck.impl.kconfig import OPTIONS, ConfigError
 from vcpcheck.impl.symbols import KFunc
 
 from .targets import TARGETS, Target
+from .guard import guarded, watching
+from .guard import _ours as _checker_control_flow
 from .timeouts import Hang, time_limit
 
 LOAD_TIMEOUT = float(os.environ.get("VCPCHECK_LOAD_TIMEOUT", "10"))
@@ -54,7 +56,8 @@ def _import(path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     try:
-        with time_limit(LOAD_TIMEOUT, f"loading {path}"):
+        with watching(f"{path}: loading the file", LOAD_TIMEOUT), \
+                time_limit(LOAD_TIMEOUT, f"loading {path}"):
             spec.loader.exec_module(module)
     except SyntaxError as e:
         raise VariantError(f"{path}:{e.lineno}: SyntaxError: {e.msg}")
@@ -63,6 +66,14 @@ def _import(path):
     except Exception as e:
         raise VariantError(f"{where_in(path, e.__traceback__)}: {type(e).__name__}"
                            f" while loading: {e}")
+    except BaseException as e:
+        # sys.exit(), KeyboardInterrupt or a BaseException of its own raised
+        # by the file: untrusted code may not end the checker (guard.py).
+        if _checker_control_flow(e):
+            raise
+        raise VariantError(f"{where_in(path, e.__traceback__)}: {type(e).__name__}"
+                           f"({', '.join(map(repr, e.args))}) while loading: a "
+                           f"variant may not exit or interrupt the checker")
     return module
 
 
@@ -142,10 +153,14 @@ def check_functions(path, replace, add, symbols):
                                f"already has (use REPLACE)")
 
 
-def patched_symbols(base_symbols_fn, replace, add, source):
+def patched_symbols(base_symbols_fn, replace, add, source, path):
+    """The build's symbol table with the file's functions bound in, each
+    run under guard.guarded (untrusted code)."""
+    wrapped = {name: guarded(fn, name, path) for name, fn in {**replace, **add}.items()}
+
     def symbols(cfg):
         table = dict(base_symbols_fn(cfg))
-        for name, fn in {**replace, **add}.items():
+        for name, fn in wrapped.items():
             table[name] = KFunc(name, fn, source)
         return table
     return symbols
@@ -167,7 +182,7 @@ def load_variant(path) -> Target:
     matrix = [dict(c, **config) for c in base.config_matrix]
     doc = (m.__doc__ or "").strip().splitlines()
     target = Target(path, doc[0] if doc else f"variant of {base.name}",
-                    patched_symbols(base.symbols, replace, add, f"variant {path}"),
+                    patched_symbols(base.symbols, replace, add, f"variant {path}", path),
                     matrix, base.options, base.api)
     TARGETS[path] = target
     return target
@@ -201,7 +216,7 @@ def load_series(path):
         label = f"{name}:{n:02d}"
         t = Target(label, p.get("title", f"patch {n}"),
                    patched_symbols(base.symbols, dict(replace), dict(add),
-                                   f"{path} patch {n}"),
+                                   f"{path} patch {n}", path),
                    [dict(c, **config) for c in base.config_matrix],
                    base.options, base.api)
         TARGETS[label] = t

@@ -240,7 +240,7 @@ def test_compare_a_target_with_itself_is_the_same(capsys):
 
 
 def test_compare_cut_by_the_budget_is_not_same(capsys):
-    code, out, _ = run(capsys, "compare", "base", "base", "--budget", "0",
+    code, out, _ = run(capsys, "compare", "base", "base", "--budget", "0.001",
                        "--examples", "30")
     assert code == 1 and "UNKNOWN" in out and "the budget ran out" in out
 
