@@ -37,6 +37,10 @@ from .traces import TraceFileError
 from .variants import VariantError
 
 ENGINES = ("stateful", "explore", "smt")
+# The order the engines run in: the one that answers soonest first.  The
+# explore engine gives the shortest counterexamples in seconds; smt next;
+# the sampled engine last, with what is left, told what was found.
+RUN_ORDER = ("explore", "smt", "stateful")
 
 
 class UsageError(Exception):
@@ -65,7 +69,7 @@ def parse_config(pairs: list[str]) -> dict:
 
 def engine_list(text: str) -> str:
     """--engine: one engine, a comma-separated list of them, or all; the
-    engines run in ENGINES order whatever order they are named in."""
+    engines run in RUN_ORDER whatever order they are named in."""
     names = [n.strip() for n in text.split(",")]
     for n in names:
         if n not in ENGINES + ("all",):
@@ -74,7 +78,7 @@ def engine_list(text: str) -> str:
                 f"comma-separated list)")
     if "all" in names:
         return "all"
-    return ",".join(e for e in ENGINES if e in names)
+    return ",".join(e for e in RUN_ORDER if e in names)
 
 
 def _number(kind, low, inclusive, what):
@@ -100,17 +104,19 @@ positive_seconds = _number(float, 0, False, "a finite number of seconds above 0"
 
 def selected_engines(engine: str) -> list:
     """The engines an --engine value names, in the order they run."""
-    return [e for e in ENGINES if engine == "all" or e in engine.split(",")]
+    return [e for e in RUN_ORDER if engine == "all" or e in engine.split(",")]
 
 
 def _run_options(p, examples=100):
     p.add_argument("--engine", default="all", type=engine_list,
-                   help="stateful (Hypothesis, sampled), explore (BFS, exhaustive "
-                        "to --depth), smt (z3 queries over the target's own code "
-                        "on the states within --smt-depth calls), a comma-separated "
-                        "list of them, or all (default).  When both run, explore is "
-                        "told the stateful engine's counterexamples and searches "
-                        "one call deeper for one longer than --depth it missed")
+                   help="explore (BFS, exhaustive to --depth), smt (z3 queries over "
+                        "the target's own code on the states within --smt-depth "
+                        "calls), stateful (Hypothesis, sampled), a comma-separated "
+                        "list of them, or all (default); they run in that order.  "
+                        "The stateful engine is told what the others found and "
+                        "looks for something else; explore then searches one call "
+                        "deeper for a stateful counterexample longer than --depth "
+                        "that it missed")
     p.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
                    help="Kconfig option or model parameter (repeatable)")
     p.add_argument("--seed", type=natural_int, default=0)
@@ -136,6 +142,9 @@ def _run_options(p, examples=100):
                         "runs longer is stopped, whatever it does, and the run "
                         "exits 2 (a hang is an error, never a pass)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("-x", "--fail-fast", action="store_true",
+                   help="stop at the first violation (the verdict is fail and the "
+                        "strength says the search was stopped)")
     p.add_argument("-v", "--verbose", action="store_true")
 
 
@@ -219,11 +228,13 @@ def colour(text, verdict):
 # --- check -------------------------------------------------------------------------------------
 
 # The share of a target's --budget each engine may use (see
-# budget_deadlines): each engine's part of the default job's time, measured
-# with no budget on 2 cores (stateful 77%, explore 5%, smt 18% over the five
-# default targets; stateful 81% on v2, 84% on v5, 53% on reference).  Only
-# the engines that run share the budget.
-SHARES = {"stateful": 0.75, "explore": 0.05, "smt": 0.2}
+# budget_deadlines), in RUN_ORDER, laid end to end: an engine that ends
+# early leaves its time to the next.  The stateful engine took 77% of the
+# default job's engine time and explore 5% (measured with no budget on 2
+# cores), but explore runs first and may not borrow, so it has a quarter;
+# "deepen" is the explore engine's search one call deeper for a stateful
+# counterexample it missed, run last.
+SHARES = {"explore": 0.25, "smt": 0.2, "stateful": 0.5, "deepen": 0.05}
 
 
 def _shares_text() -> str:
@@ -231,30 +242,40 @@ def _shares_text() -> str:
     return ", ".join(f"{e} {round(share * 100)}%%" for e, share in SHARES.items())
 
 
-def budget_deadlines(engines, start, budget) -> dict:
-    """{engine: the time.monotonic() by which it must stop} for one target.
+def phases(engines) -> list:
+    """The phases of a check, in order: the engines, then (when both
+    explore and stateful run) explore's deeper search."""
+    deepen = ["deepen"] if {"explore", "stateful"} <= set(engines) else []
+    return list(engines) + deepen
 
-    The engines run one after the other, in ``engines`` order, each on
-    every configuration.  The budget is split between them by SHARES, laid
-    end to end from ``start``: an engine has its own share plus whatever
-    the engines before it left unused, and none can eat a later one's.
-    The deadlines are absolute: time.monotonic() is the system's
+
+def budget_deadlines(engines, start, budget) -> dict:
+    """{phase: the time.monotonic() by which it must stop} for one target.
+
+    The phases (see phases()) run one after the other, each on every
+    configuration.  The budget is split between them by SHARES, laid end
+    to end from ``start``: a phase has its own share plus whatever the
+    phases before it left unused, and none can eat a later one's.  The
+    deadlines are absolute: time.monotonic() is the system's
     CLOCK_MONOTONIC, the same in the --jobs processes.
     """
-    total = sum(SHARES[e] for e in engines)
+    steps = phases(engines)
+    total = sum(SHARES[e] for e in steps)
     out, t = {}, start
-    for e in engines:
+    for e in steps:
         t += budget * SHARES[e] / total
         out[e] = t
     return out
 
 
-def run_engine(target, cfg, engine, deadline, args, reach=None):
+def run_engine(target, cfg, engine, deadline, args, told=None):
     """(result, cut) of one engine on one configuration, stopped at
     ``deadline``: ``cut`` is True if the budget ran out before it finished.
     The result is None if the deadline had passed before it could start.
-    ``reach`` goes to explore (see run_explore): the shortest length of each
-    counterexample the stateful engine found on this configuration."""
+    ``told``: for stateful, the signatures the engines before it found on
+    this configuration (it looks for others); for explore's deeper search,
+    its ``reach`` (see run_explore): the shortest length of each stateful
+    counterexample there that explore missed."""
     from .explore import run_explore
     from .smt import run_smt
     left = deadline - time.monotonic()
@@ -263,9 +284,9 @@ def run_engine(target, cfg, engine, deadline, args, reach=None):
     if engine == "stateful":
         res = run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
                            rounds=args.rounds, budget=left,
-                           call_timeout=args.call_timeout)
-    elif engine == "explore":
-        res = run_explore(target, cfg, depth=args.depth, budget=left, reach=reach)
+                           call_timeout=args.call_timeout, exclude=told or ())
+    elif engine in ("explore", "deepen"):
+        res = run_explore(target, cfg, depth=args.depth, budget=left, reach=told)
     else:
         res = run_smt(target, cfg, depth=args.smt_depth, budget=left, seed=args.seed)
     # stateful and explore are incomplete only when the budget stopped them;
@@ -279,55 +300,80 @@ def _run_one(name, *rest):
     return run_engine(TARGETS[name], *rest)
 
 
-def _reach(done, i, engine):
-    """What explore on configuration ``i`` is told of the stateful engine's
-    counterexamples there (run_explore's ``reach``), or None."""
-    if engine != "explore":
+def _told(done, i, phase):
+    """What the engine of ``phase`` is told on configuration ``i`` of the
+    phases before it (see run_engine), or None; for "deepen", None when
+    there is nothing to search deeper for, and the phase is skipped."""
+    from .stateful import signature
+    found = [res for (j, e), (res, _cut) in done.items()
+             if j == i and res is not None and e != phase]
+    if phase == "stateful":
+        return frozenset(signature(v.invariant, v.message)
+                         for res in found for v in res.violations)
+    if phase != "deepen":
         return None
-    res = done.get((i, "stateful"), (None, False))[0]
-    return shortest_lengths(res.violations) if res is not None and res.violations else None
+    stateful = done.get((i, "stateful"), (None, False))[0]
+    explored = done.get((i, "explore"), (None, False))[0]
+    if stateful is None or explored is None or not stateful.violations:
+        return None
+    have = {signature(v.invariant, v.message) for v in explored.violations}
+    missed = {sig: n for sig, n in shortest_lengths(stateful.violations).items()
+              if sig not in have and n > explored.depth}
+    return missed or None
 
 
 def run_configs(target, cfgs, engines, args, start):
-    """((configuration index, engine), (result, cut)) for every engine and
-    configuration, engine by engine (see budget_deadlines): every
-    configuration's run of one engine is over before the next engine
-    starts, so explore is told the lengths of the stateful engine's
-    counterexamples on the same configuration (see run_explore's
-    ``reach``).
+    """((configuration index, phase), (result, cut)) for every phase and
+    configuration, phase by phase (see phases and budget_deadlines): every
+    configuration's run of one engine is over before the next starts, so
+    the stateful engine is told what explore and smt found on the same
+    configuration, and explore's deeper search ("deepen", whose result
+    replaces explore's) the lengths of the stateful counterexamples it
+    missed (see run_explore's ``reach``).
 
     Built-in targets run on ``--jobs`` processes (fork).  Every engine on
     every configuration has its own seed stream and draws on nothing a
     process keeps from earlier work, so the results do not depend on the
     split; only the budget, when it runs out, depends on the clock.
+    Closing the generator (--fail-fast) ends the workers at once.
     """
     deadlines = budget_deadlines(engines, start, args.budget)
     jobs = max(1, min(args.jobs, len(cfgs)))
     done = {}
+
+    def todo(phase):
+        told = {i: _told(done, i, phase) for i in range(len(cfgs))}
+        return [(i, told[i]) for i in range(len(cfgs))
+                if phase != "deepen" or told[i]]
+
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            for e in engines:
-                futures = [pool.submit(_run_one, target.name, cfgs[i], e, deadlines[e],
-                                       args, _reach(done, i, e))
-                           for i in range(len(cfgs))]
-                for i, fut in enumerate(futures):
-                    try:
-                        done[i, e] = fut.result()
-                    except BrokenProcessPool:
-                        running = guard.last_running()
-                        raise UsageError(
-                            f"{target.name}: a --jobs worker process ended while "
-                            f"running {e} on [{cfgs[i].short()}]"
-                            f"{' in ' + running if running else ''} (os._exit or a "
-                            f"signal in variant code?); nothing is reported as a "
-                            f"pass") from None
-                    yield (i, e), done[i, e]
+            try:
+                for e in phases(engines):
+                    work = todo(e)
+                    futures = [pool.submit(_run_one, target.name, cfgs[i], e,
+                                           deadlines[e], args, told)
+                               for i, told in work]
+                    for (i, _told_i), fut in zip(work, futures):
+                        try:
+                            done[i, e] = fut.result()
+                        except BrokenProcessPool:
+                            running = guard.last_running()
+                            raise UsageError(
+                                f"{target.name}: a --jobs worker process ended while "
+                                f"running {e} on [{cfgs[i].short()}]"
+                                f"{' in ' + running if running else ''} (os._exit or "
+                                f"a signal in variant code?); nothing is reported "
+                                f"as a pass") from None
+                        yield (i, e), done[i, e]
+            except (KeyboardInterrupt, GeneratorExit):
+                _stop_workers(pool)
+                raise
         return
-    for e in engines:
-        for i in range(len(cfgs)):
-            done[i, e] = run_engine(target, cfgs[i], e, deadlines[e], args,
-                                    _reach(done, i, e))
+    for e in phases(engines):
+        for i, told in todo(e):
+            done[i, e] = run_engine(target, cfgs[i], e, deadlines[e], args, told)
             yield (i, e), done[i, e]
 
 
@@ -335,6 +381,15 @@ def _looked(engine, res) -> bool:
     """The engine checked at least one example or state (a run that
     checked nothing proves nothing)."""
     return (res.examples if engine == "stateful" else res.states) > 0
+
+
+def _stop_workers(pool):
+    """Ctrl-C: end the pool's workers now instead of waiting for their
+    configurations to finish (the executor has no public way to)."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in procs:
+        proc.terminate()
 
 
 def _cut_reason(engine, res) -> str:
@@ -345,8 +400,13 @@ def _cut_reason(engine, res) -> str:
     return f"the budget ran out after {n} {what}{'s' if n != 1 else ''}"
 
 
-def check_target(target, args, overrides, progress=None) -> dict:
-    """Run the engines on every configuration of one target."""
+def check_target(target, args, overrides, progress=None, stream=None) -> dict:
+    """Run the engines on every configuration of one target.
+
+    ``stream(target, cfg, violations)`` is called with each engine's new
+    violations on a configuration as soon as that run is over (the text
+    report prints them then); with --fail-fast the check stops there.
+    """
     try:
         configs = target.configs(overrides)
     except ConfigError as e:
@@ -360,14 +420,56 @@ def check_target(target, args, overrides, progress=None) -> dict:
         else:
             runnable.append(cfg)
     engines = selected_engines(args.engine)
-    runs = {}
-    for (i, engine), run in run_configs(target, runnable, engines, args, start):
-        runs[i, engine] = run
-        if progress:
-            progress.show(f"{target.name}: {engine}, configuration {i + 1} of "
-                          f"{len(runnable)}")
-    # Merged in configuration order, engines in order, whatever order the
-    # processes finished in.
+    runs, shown, stopped = {}, {}, False
+    gen = run_configs(target, runnable, engines, args, start)
+    try:
+        for (i, phase), run in gen:
+            engine = "explore" if phase == "deepen" else phase
+            if phase == "deepen" and run[0] is None:
+                # the budget ran out before the deeper search started: the
+                # search to --depth stands, and the cut is reported
+                runs[i, engine] = (runs[i, engine][0], True)
+            else:
+                runs[i, engine] = run
+            new = _unseen(run[0], shown)
+            if stream and new:
+                stream(target, runnable[i], new)
+            if progress:
+                progress.show(f"{target.name}: {phase}, configuration {i + 1} of "
+                              f"{len(runnable)}")
+            if args.fail_fast and new:
+                stopped = True
+                break
+    finally:
+        gen.close()
+    result = merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
+                        start)
+    if stopped:
+        result["stats"]["strength"] += (" (stopped at the first violation: "
+                                        "--fail-fast)")
+        result["stats"]["fail_fast"] = True
+    return result
+
+
+def _unseen(res, shown) -> list:
+    """The violations of one run not reported yet (one per configuration
+    and signature), or with a shorter trace than the one reported."""
+    from .stateful import signature
+    out = []
+    for v in (res.violations if res is not None else []):
+        key = (v.config, signature(v.invariant, v.message))
+        if key not in shown or len(v.trace) < shown[key]:
+            shown[key] = len(v.trace)
+            out.append(v)
+    return out
+
+
+def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
+               start) -> dict:
+    """One target's result from its runs {(config index, engine): (result,
+    cut)}: merged in configuration order and RUN_ORDER, whatever order the
+    processes finished in; a run that did not happen (--fail-fast) is
+    missing and counts as not done."""
     violations, examples, steps, done = [], 0, 0, 0
     explored, cut = [], []
     engine_seconds = {e: round(sum(run[0].seconds for (_i, n), run in runs.items()
@@ -375,9 +477,9 @@ def check_target(target, args, overrides, progress=None) -> dict:
                       for e in engines}
     smt = {"proved": 0, "refuted": 0, "unknown": 0, "states": 0, "unknown_reasons": []}
     for i, cfg in enumerate(runnable):
-        results = {e: runs[i, e][0] for e in engines}
+        results = {e: runs.get((i, e), (None, False))[0] for e in engines}
         for e in engines:
-            if runs[i, e][1]:
+            if runs.get((i, e), (None, False))[1]:
                 cut.append({"config": cfg.short(), "engine": e,
                             "reason": _cut_reason(e, results[e])})
         if args.verbose:
@@ -386,10 +488,6 @@ def check_target(target, args, overrides, progress=None) -> dict:
                     print(f"  {target.name} [{cfg.short()}] {name}: "
                           f"{len(res.violations)} violations", file=sys.stderr)
         r, x, z = (results.get(n) for n in ENGINES)
-        if r is not None:
-            examples += r.examples
-            steps += r.steps
-            violations.extend(r.violations)
         if x is not None:
             explored.append(x)
             violations.extend(_shortest_first(x.violations, violations))
@@ -399,12 +497,18 @@ def check_target(target, args, overrides, progress=None) -> dict:
             smt["states"] += z.states
             smt["unknown_reasons"].extend(f"[{cfg.short()}] {u}" for u in z.unknown)
             violations.extend(_shortest_first(z.violations, violations))
+        if r is not None:
+            examples += r.examples
+            steps += r.steps
+            violations.extend(_shortest_first(r.violations, violations))
         done += all(res is not None for res in results.values())
     buildable = len(configs) - len(unbuildable)
     # Cut by the budget, or (smt) a query z3 left undecided, or an engine
-    # that looked at nothing (no example, no state): never a pass.
-    incomplete = any(res is None or not res.complete or not _looked(engine, res)
-                     for (_i, engine), (res, _cut) in runs.items())
+    # that looked at nothing (no example, no state), or a run that did not
+    # happen: never a pass.
+    incomplete = done < len(runnable) or any(
+        res is None or not res.complete or not _looked(engine, res)
+        for (_i, engine), (res, _cut) in runs.items())
     if violations:
         verdict = "fail"
     elif not buildable:
@@ -488,7 +592,9 @@ def _shortest_first(found, already):
     return list(new.values())
 
 
-def print_text(result) -> None:
+def print_text(result, streamed=False) -> None:
+    """The target's summary line, what was unbuildable or cut, and (unless
+    they were printed as they were found) its violations."""
     st = result["stats"]
     print(colour(f"{result['target']}: {result['verdict'].upper()}", result["verdict"])
           + f" ({st['strength']}; {st['seconds']}s; seed {st['seed']})")
@@ -499,10 +605,20 @@ def print_text(result) -> None:
               f"(--budget {st['budget']:g}s for the target)")
     for reason in (st.get("smt") or {}).get("unknown_reasons", []):
         print(f"  unknown (smt, not a pass): {reason}")
+    if streamed:
+        n = len(result["violations"])
+        if n:
+            print(f"  {n} violation{'s' if n != 1 else ''}, printed above as found")
+        return
+    print_violations(TARGETS[result["target"]], result["violations"])
+
+
+def print_violations(target, violations) -> None:
+    """Violations with their traces as replayable calls, those that share a
+    configuration and trace together."""
     groups: dict = {}
-    for v in result["violations"]:
+    for v in violations:
         groups.setdefault((v.config, json.dumps(v.trace)), []).append(v)
-    target = TARGETS[result["target"]]
     for (cfg, _), vs in groups.items():
         for v in vs:
             print(f"  violation: {v.invariant} [{cfg.short()}] {v.message}")
@@ -513,6 +629,19 @@ def print_text(result) -> None:
               f"{len(trace)} calls{shrunk}:")
         for line in report.trace_lines(trace, cfg, target.symbols(cfg), target.api):
             print(f"    {line}")
+
+
+def _stream_text(progress):
+    """A check_target stream that prints each violation as it is found,
+    under the target's name (the summary line comes at the end)."""
+    def stream(target, cfg, violations):
+        progress.done()
+        n = len(violations)
+        print(f"{target.name}: {n} new violation{'s' if n != 1 else ''} "
+              f"({violations[0].engine})")
+        print_violations(target, violations)
+        sys.stdout.flush()
+    return stream
 
 
 def result_json(r) -> dict:
@@ -535,7 +664,12 @@ def cmd_check(args) -> int:
             raise UsageError(f"--graph {e}")
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
     progress = Progress(args)
-    results = [check_target(t, args, overrides, progress) for t in targets]
+    stream = None if args.json else _stream_text(progress)
+    results = []
+    for t in targets:
+        results.append(check_target(t, args, overrides, progress, stream))
+        if args.fail_fast and results[-1]["verdict"] == "fail":
+            break
     progress.done()
     if args.out:
         from .traces import write_outputs
@@ -549,7 +683,10 @@ def cmd_check(args) -> int:
         print(json.dumps({"targets": [result_json(r) for r in results]}))
     else:
         for r in results:
-            print_text(r)
+            print_text(r, streamed=True)
+        if len(results) < len(targets):
+            print(f"not checked (--fail-fast): "
+                  f"{', '.join(t.name for t in targets[len(results):])}")
     if any(r["verdict"] in ("fail", "unknown", "error") for r in results):
         return 1
     return 0

@@ -350,12 +350,14 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
 
 
 def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
-                 rounds=1, budget=None, call_timeout=None) -> RunResult:
+                 rounds=1, budget=None, call_timeout=None, exclude=()) -> RunResult:
     """Run the state machine for one target and configuration.
 
     With ``rounds`` > 1, each round after a failure runs again with the
     signatures already found excluded, so one defect does not hide the
-    next; rounds use seeds seed, seed+1, ...
+    next; rounds use seeds seed, seed+1, ...  ``exclude``: signatures that
+    other engines already found on this build, excluded from the first
+    round on, so the sample looks for what they did not find.
 
     ``budget`` (seconds) is checked before every example: when it runs out
     the run stops there, ``complete`` is False and the strength says so.
@@ -365,7 +367,7 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
     start = time.monotonic()
     deadline = None if budget is None else start + budget
     total = RunResult()
-    exclude: set = set()
+    exclude = set(exclude)
     for r in range(rounds):
         res = _run_once(target, cfg, seed + r, max_examples, steps, frozenset(exclude),
                         call_timeout, deadline)

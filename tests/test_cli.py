@@ -15,7 +15,7 @@ from vcpcheck.checks.cli import SHARES, budget_deadlines, main
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLES = os.path.join(os.path.dirname(HERE), "examples")
-FAST = ["--examples", "20", "--rounds", "1", "--jobs", "1"]
+FAST = ["--examples", "20", "--rounds", "1", "--jobs", "1", "--depth", "1"]
 
 
 def run(capsys, *argv):
@@ -48,7 +48,8 @@ def test_check_json_has_the_contract_fields(capsys):
     assert t["target"] == "v3" and t["verdict"] == "fail"
     v = t["violations"][0]
     assert set(v) >= {"invariant", "engine", "strength", "config", "message", "trace"}
-    assert v["strength"].startswith("sampled: ")
+    # the engines run explore first: its shortest trace is the first report
+    assert v["engine"] == "explore" and v["strength"].startswith("exhaustive to depth")
     assert all(set(e) == {"call", "args", "ret"} for e in v["trace"])
     assert t["stats"]["unbuildable"], "PAGEFLAGS_EXTENDED=y is reported unbuildable"
 
@@ -83,11 +84,16 @@ def test_same_result_on_one_process_or_two(capsys):
 # --- the budget ---------------------------------------------------------------------------
 
 def test_budget_is_split_between_the_engines_that_run():
-    every = budget_deadlines(["stateful", "explore", "smt"], 10.0, 100.0)
-    assert every["stateful"] == pytest.approx(10 + 100 * SHARES["stateful"])
-    assert every["explore"] == pytest.approx(every["stateful"] + 100 * SHARES["explore"])
-    assert every["smt"] == pytest.approx(110.0)
+    """Laid end to end in the order they run: explore, smt, stateful, then
+    explore's deeper search (only when explore and stateful both run)."""
+    every = budget_deadlines(["explore", "smt", "stateful"], 10.0, 100.0)
+    assert every["explore"] == pytest.approx(10 + 100 * SHARES["explore"])
+    assert every["smt"] == pytest.approx(every["explore"] + 100 * SHARES["smt"])
+    assert every["stateful"] == pytest.approx(every["smt"] + 100 * SHARES["stateful"])
+    assert every["deepen"] == pytest.approx(110.0)
     assert budget_deadlines(["explore"], 0.0, 50.0) == {"explore": pytest.approx(50.0)}
+    two = budget_deadlines(["explore", "smt"], 0.0, 10.0)
+    assert set(two) == {"explore", "smt"} and two["smt"] == pytest.approx(10.0)
 
 
 def test_budget_is_a_hard_limit_and_a_cut_is_never_a_pass(capsys):
@@ -197,7 +203,7 @@ def test_variant_that_hangs_when_called(capsys, tmp_path):
         REPLACE = [__alloc_vcompound]
         """)
     code, out, err = run(capsys, "check", path, "--call-timeout", "0.3", *FAST)
-    assert code == 2 and out == "" and "did not finish within 0.3s" in err
+    assert code == 2 and out == "" and "did not return within 0.3s" in err
 
 
 # --- bisect, compare, replay, --out ----------------------------------------------------------
@@ -303,7 +309,7 @@ def test_explore_is_told_the_stateful_lengths_and_goes_deeper(capsys):
             "--config", "PREEMPT=n", "--config", "VFALLBACK_ALWAYS=y", "--jobs", "1"]
     code, out, _ = run(capsys, *argv, "--engine", "explore,stateful")
     r = json.loads(out)["targets"][0]
-    assert code == 1 and r["stats"]["engine"] == "stateful,explore"
+    assert code == 1 and r["stats"]["engine"] == "explore,stateful"
     strength = r["stats"]["strength"]
     assert "exhaustive to depth 1 (to depth 2 on 1 of 1 configurations" in strength
     assert "stale struct page words merged on " in strength
