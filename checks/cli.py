@@ -21,6 +21,7 @@ import math
 import multiprocessing
 import os
 import sys
+import threading
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor
@@ -198,28 +199,68 @@ def build_parser() -> argparse.ArgumentParser:
 # --- progress and colour ------------------------------------------------------------------
 
 class Progress:
-    """One self-rewriting line on a TTY stderr; silent otherwise or with --json."""
+    """One self-rewriting line on a TTY stderr: per target, the engine at
+    work, how many configurations it has done, its states or examples per
+    second, and the time left of the target's budget; refreshed every
+    second.  Off when stderr is not a TTY, with --json, or under CI (the
+    CI convention: a log, not a terminal)."""
 
     def __init__(self, args):
         self.on = (sys.stderr.isatty() and not getattr(args, "json", False)
                    and not os.environ.get("CI"))
         self.budget = getattr(args, "budget", 0)
         self.start = time.monotonic()
+        self.text = ""
+        self.counts: dict = {}
+        self.lock = threading.Lock()
+        if self.on:
+            threading.Thread(target=self._tick, daemon=True).start()
+
+    def begin(self, target):
+        """A new target: its own budget starts now."""
+        self.start, self.counts = time.monotonic(), {}
+        self.show(f"{target.name}: starting")
+
+    def ran(self, target, phase, done, total, res):
+        """A run of ``phase`` ended: ``done`` of ``total`` configurations."""
+        unit, n = (("examples", res.examples) if phase == "stateful" else
+                   ("states", res.states)) if res is not None else ("states", 0)
+        c = self.counts.setdefault(phase, [0, 0.0])
+        c[0] += n
+        c[1] += res.seconds if res is not None else 0.0
+        rate = f" ({c[0] / c[1]:,.0f}/s)" if c[1] > 0 else ""
+        self.show(f"{target.name}: {phase} {done}/{total} configurations, "
+                  f"{c[0]:,} {unit}{rate}")
 
     def show(self, text):
-        if self.on:
-            el = time.monotonic() - self.start
-            sys.stderr.write(f"\r\x1b[K{text} [{el:.0f}s of {self.budget:.0f}s]")
+        self.text = text
+        self._render()
+
+    def _render(self):
+        if not self.on or not self.text:
+            return
+        left = max(0.0, self.budget - (time.monotonic() - self.start))
+        with self.lock:
+            sys.stderr.write(f"\r\x1b[K{self.text} [{left:.0f}s of {self.budget:.0f}s "
+                             f"budget left]")
             sys.stderr.flush()
+
+    def _tick(self):
+        while True:
+            time.sleep(1.0)
+            self._render()
 
     def done(self):
         if self.on:
-            sys.stderr.write("\r\x1b[K")
-            sys.stderr.flush()
+            with self.lock:
+                self.text = ""
+                sys.stderr.write("\r\x1b[K")
+                sys.stderr.flush()
 
 
 def colour(text, verdict):
-    if not sys.stdout.isatty():
+    """ANSI colour on a TTY, unless NO_COLOR is set (no-color.org)."""
+    if not sys.stdout.isatty() or os.environ.get("NO_COLOR"):
         return text
     code = {"pass": "32", "fail": "31", "unknown": "33", "error": "31"}.get(verdict)
     return f"\x1b[{code}m{text}\x1b[0m" if code else text
@@ -420,7 +461,9 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
         else:
             runnable.append(cfg)
     engines = selected_engines(args.engine)
-    runs, shown, stopped = {}, {}, False
+    runs, shown, stopped, ran = {}, {}, False, {}
+    if progress:
+        progress.begin(target)
     gen = run_configs(target, runnable, engines, args, start)
     try:
         for (i, phase), run in gen:
@@ -435,8 +478,8 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
             if stream and new:
                 stream(target, runnable[i], new)
             if progress:
-                progress.show(f"{target.name}: {phase}, configuration {i + 1} of "
-                              f"{len(runnable)}")
+                ran[phase] = ran.get(phase, 0) + 1
+                progress.ran(target, phase, ran[phase], len(runnable), run[0])
             if args.fail_fast and new:
                 stopped = True
                 break

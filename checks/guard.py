@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import threading
 import time
 import traceback
 
@@ -203,15 +204,16 @@ class _Forward:
     parent (only from the child itself: a forked worker writes to the
     original stream, so two processes never share the pipe)."""
 
-    def __init__(self, conn, which, original):
+    def __init__(self, conn, which, original, lock):
         self.conn, self.which, self.original = conn, which, original
-        self.owner = os.getpid()
+        self.owner, self.lock = os.getpid(), lock
 
     def write(self, text):
         if os.getpid() != self.owner:
             return self.original.write(text)
         if text:
-            self.conn.send((self.which, text))
+            with self.lock:               # a progress thread writes too
+                self.conn.send((self.which, text))
         return len(text)
 
     def flush(self):
@@ -235,8 +237,9 @@ def _child(conn, run):
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, _on_sigint)
     out, err = sys.stdout, sys.stderr
-    sys.stdout = _Forward(conn, "out", out)
-    sys.stderr = _Forward(conn, "err", err)
+    lock = threading.Lock()
+    sys.stdout = _Forward(conn, "out", out, lock)
+    sys.stderr = _Forward(conn, "err", err, lock)
     code = 2
     try:
         code = run()
