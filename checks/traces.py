@@ -12,6 +12,7 @@ import os
 
 from vcpcheck.impl.kconfig import ConfigError, Kconfig
 
+from .atomic import write_atomic
 from .harness import Harness, HarnessError
 from .stateful import signature
 from .targets import TARGETS
@@ -19,13 +20,6 @@ from .targets import TARGETS
 
 class TraceFileError(Exception):
     """A malformed trace file (one line, exit 2)."""
-
-
-def write_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def trace_record(target_name, v) -> dict:
