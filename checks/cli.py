@@ -22,12 +22,13 @@ import os
 import sys
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
 from . import report
+from .formats import check_format_options, run_rows, write_formats
 from .harness import ModelCrash
+from .pool import worker_pool
 from .stateful import run_stateful, shortest_lengths
 from .targets import DEFAULT_TARGETS, TARGETS
 from .timeouts import Hang
@@ -128,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(cp)
     cp.add_argument("--out", metavar="DIR",
                     help="write each counterexample as JSON, a pytest file and SVG")
+    cp.add_argument("--junit", metavar="FILE",
+                    help="also write JUnit XML: a testcase per configuration and "
+                         "engine (a violation fails, an incomplete run is an "
+                         "error, an unbuildable configuration is skipped)")
+    cp.add_argument("--format", default="text", metavar="text|ktap",
+                    help="stdout: the text report (default) or KTAP version 1")
     cp.add_argument("--graph", metavar="FILE",
                     help="explore engine: write the state graph to FILE.dot or "
                          "FILE.graphml (with several configurations, one file each, "
@@ -270,7 +277,7 @@ def run_configs(target, cfgs, engines, args, start):
     done = {}
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with worker_pool(jobs, ctx) as pool:
             for e in engines:
                 futures = [pool.submit(_run_one, target.name, cfgs[i], e, deadlines[e],
                                        args, _reach(done, i, e))
@@ -370,6 +377,7 @@ def check_target(target, args, overrides, progress=None) -> dict:
                       "configs_checked": done, "configs": len(configs),
                       "smt": smt if "smt" in engines else None,
                       "unbuildable": unbuildable,
+                      "runs": run_rows(configs, runnable, unbuildable, engines, runs),
                       "budget": args.budget, "budget_ran_out": cut,
                       "engine_seconds": engine_seconds,
                       "seconds": round(time.monotonic() - start, 2),
@@ -480,6 +488,7 @@ def cmd_check(args) -> int:
             check_suffix(args.graph)
         except ValueError as e:
             raise UsageError(f"--graph {e}")
+    check_format_options(args)
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
     progress = Progress(args)
     results = [check_target(t, args, overrides, progress) for t in targets]
@@ -492,7 +501,9 @@ def cmd_check(args) -> int:
     if args.graph:
         from .graphs import export_check_graphs
         export_check_graphs(args, targets, results, overrides)
-    if args.json:
+    if write_formats(args, targets, results):
+        pass                            # --format ktap printed the results
+    elif args.json:
         print(json.dumps({"targets": [result_json(r) for r in results]}))
     else:
         for r in results:
@@ -643,6 +654,9 @@ def main(argv=None) -> int:
         return 2 if e.code else 0
     try:
         return COMMANDS[args.command](args)
+    except KeyboardInterrupt:        # Ctrl-C: files are whole or absent
+        print("vcpcheck: interrupted", file=sys.stderr)
+        return 130
     except (UsageError, VariantError, TraceFileError) as e:
         msg = str(e)
     except Hang as e:
