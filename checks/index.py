@@ -23,6 +23,9 @@ section.counterexample { border-top: 1px solid #bbb; margin-top: 1.5em; }
 .verdict-fail { color: #b00000; } .verdict-pass { color: #007000; }
 .verdict-unknown, .verdict-error { color: #a06000; }
 .picture { overflow-x: auto; }
+dl { display: grid; grid-template-columns: max-content auto; gap: 2px 12px; }
+dt { font-weight: bold; } dd { margin: 0; }
+pre.replay { margin: 0; }
 """
 
 
@@ -44,7 +47,8 @@ def _entry(out_dir, target_name, stem, vs, n) -> list[str]:
     v = vs[0]
     out = [f'<section class="counterexample" id="{_e(stem)}" '
            f'data-target="{_e(target_name)}" data-stem="{_e(stem)}">',
-           f"<h2>{_e(target_name)}: {_e(', '.join(x.invariant for x in vs))}</h2>",
+           f"<h2>{_e(target_name)}: {_e(', '.join(dict.fromkeys(x.invariant for x in vs)))}"
+           f"</h2>",
            "<dl>",
            f"<dt>target</dt><dd>{_e(target_name)}</dd>",
            f'<dt>configuration</dt><dd><code class="config">{_e(v.config.short())}'

@@ -172,13 +172,20 @@ def test_junit_incomplete_run_is_an_error_never_a_skip(tmp_path):
             assert "budget" in c.result[0].message
 
 
-def test_junit_is_deterministic(v3, tmp_path):
-    path = tmp_path / "again.xml"
+def test_every_file_is_deterministic(v3, tmp_path):
+    """The same check writes the same bytes: JUnit, traces, ITF, pytest
+    files, SVG and the index (no timestamps, sorted where order is not
+    meaningful)."""
+    path, out = tmp_path / "again.xml", tmp_path / "out"
     rc, _o, _e = run_cli("check", "v3", "--engine", "explore", "--depth", "1",
-                         "--jobs", "1", "--junit", str(path))
+                         "--jobs", "2", "--junit", str(path), "--out", str(out))
     assert rc == 1
     assert path.read_bytes() == v3["junit"].read_bytes()
     assert b"timestamp" not in path.read_bytes()
+    names = sorted(os.listdir(out))
+    assert names == sorted(os.listdir(v3["out"]))
+    for n in names:
+        assert (out / n).read_bytes() == (v3["out"] / n).read_bytes(), n
 
 
 # --- KTAP ----------------------------------------------------------------------------------------
@@ -447,16 +454,21 @@ def test_ctrl_c_while_writing_outputs_leaves_no_partial_file(tmp_path, monkeypat
         json.loads(p.read_text())                   # whole, not cut
 
 
-def test_ctrl_c_during_check_exits_130_in_one_line(tmp_path):
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_ctrl_c_during_check_exits_130_in_one_line(tmp_path, jobs):
+    """A SIGINT to the process group (a terminal's Ctrl-C) while the
+    stateful engine runs, in one process or with --jobs workers: one line,
+    exit status 130, no traceback from the parent or a worker, nothing
+    left in --out."""
     out = tmp_path / "out"
     out.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from vcpcheck.checks.cli import main; "
          "sys.exit(main())", "check", "v3", "--engine", "stateful", "--examples",
-         "1000000", "--jobs", "2", "--out", str(out), "--junit", str(out / "j.xml")],
+         "1000000", "--jobs", jobs, "--out", str(out), "--junit", str(out / "j.xml")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         start_new_session=True)
-    time.sleep(2.0)
+    time.sleep(1.5)
     os.killpg(proc.pid, signal.SIGINT)          # as a terminal's Ctrl-C does
     try:
         _out, err = proc.communicate(timeout=30)
