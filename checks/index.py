@@ -56,9 +56,11 @@ def _entry(out_dir, target_name, stem, vs, n) -> list[str]:
     for x in vs:
         out.append(f'<dt>invariant</dt><dd><code class="invariant">{_e(x.invariant)}'
                    f'</code>: <span class="message">{_e(x.message)}</span></dd>')
-    out += [f'<dt>engine</dt><dd class="engine">{_e(v.engine)}: '
-            f'<span class="strength">{_e(v.strength)}</span></dd>',
-            f"<dt>trace</dt><dd>{len(v.trace)} calls</dd>",
+    for engine, strength in dict.fromkeys((x.engine, x.strength) for x in vs):
+        out.append(f'<dt>engine</dt><dd class="engine">{_e(engine)}: '
+                   f'<span class="strength">{_e(strength)}</span></dd>')
+    n_calls = len(v.trace)
+    out += [f"<dt>trace</dt><dd>{n_calls} call{'s' if n_calls != 1 else ''}</dd>",
             f'<dt>replay</dt><dd><pre class="replay">vcpcheck replay {_e(stem)}.json'
             f"</pre></dd>",
             f'<dt>files</dt><dd><a href="{_e(stem)}.json">{_e(stem)}.json</a> '
