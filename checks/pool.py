@@ -23,13 +23,16 @@ def worker_pool(jobs, ctx):
     whose workers are ended, not waited for, on KeyboardInterrupt."""
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                                initializer=_ignore_sigint)
+    interrupted = False
     try:
         yield pool
     except KeyboardInterrupt:
+        interrupted = True
         # ProcessPoolExecutor has no public way to end running work before
         # Python 3.14 (terminate_workers); its _processes is {pid: Process}.
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
+    finally:
+        # As `with ProcessPoolExecutor()` does on any other exit: wait.
+        pool.shutdown(wait=not interrupted, cancel_futures=interrupted)

@@ -97,6 +97,23 @@ def test_check_json_matches_its_schema(v3):
     validator("check.schema.json").validate(v3["json"])
 
 
+def test_runs_rows_of_every_engine_cut_by_the_budget_match_the_schema():
+    """--budget 0: no engine starts; every buildable row is incomplete
+    (never a pass), and the rows of all three engines match the schema."""
+    rc, out, _err = run_cli("check", "v3", "--engine", "all", "--budget", "0", "--json")
+    assert rc == 1
+    doc = json.loads(out)
+    validator("check.schema.json").validate(doc)
+    t = doc["targets"][0]
+    rows = t["stats"]["runs"]
+    assert len(rows) == 3 * V3_CONFIGS and t["verdict"] == "unknown"
+    assert [r["engine"] for r in rows[:3]] == ["stateful", "explore", "smt"]
+    for r in rows:
+        assert r["outcome"] in ("incomplete", "unbuildable")
+        if r["outcome"] == "incomplete":
+            assert r["reason"] == "the budget ran out before it started"
+
+
 def test_check_schema_rejects_a_run_without_its_figures(v3):
     doc = json.loads(json.dumps(v3["json"]))
     del doc["targets"][0]["stats"]["runs"][0]["states"]
@@ -509,3 +526,30 @@ def test_junit_write_failure_is_one_line_exit_2(tmp_path, monkeypatch):
                            "--jobs", "1", "--junit", str(tmp_path / "j.xml"))
     assert rc == 2 and out == ""
     assert err == f"vcpcheck: error: --junit {tmp_path / 'j.xml'}: Permission denied\n"
+
+
+@pytest.mark.slow
+def test_every_engine_in_every_format(tmp_path):
+    """All three engines on v3 (a few examples, depth 1): the JSON matches
+    the schema, JUnit and KTAP hold a result for every configuration and
+    engine, and they agree with the runs rows."""
+    j = tmp_path / "j.xml"
+    argv = ["check", "v3", "--engine", "all", "--depth", "1", "--examples", "20",
+            "--rounds", "1", "--junit", str(j)]
+    rc, out, _err = run_cli(*argv, "--json")
+    assert rc == 1
+    doc = json.loads(out)
+    validator("check.schema.json").validate(doc)
+    rows = doc["targets"][0]["stats"]["runs"]
+    assert len(rows) == 3 * V3_CONFIGS
+    cases = list(next(iter(JUnitXml.fromfile(str(j)))))
+    assert [c.name for c in cases] == [f"[{r['config']}] {r['engine']}" for r in rows]
+    for c, r in zip(cases, rows):
+        want = {"fail": [Failure], "incomplete": [Error], "unbuildable": [Skipped],
+                "pass": []}[r["outcome"]]
+        assert [type(x) for x in c.result] == want
+    rc, out, _err = run_cli(*argv, "--format", "ktap")
+    v3 = parse_ktap(out).subtests[0]
+    engines = [(c.name[1:-1], e.name, e.ok) for c in v3.subtests for e in c.subtests]
+    assert engines == [(r["config"], r["engine"], r["outcome"] == "pass") for r in rows
+                       if r["outcome"] != "unbuildable"]
