@@ -128,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "built-in target that is not a series prefix)")
     _run_options(cp)
     cp.add_argument("--out", metavar="DIR",
-                    help="write each counterexample as JSON, a pytest file and SVG")
+                    help="write each counterexample as JSON, ITF (NAME.itf.json), a "
+                         "pytest file and SVG, and DIR/index.html listing them")
     cp.add_argument("--junit", metavar="FILE",
                     help="also write JUnit XML: a testcase per configuration and "
                          "engine (a violation fails, an incomplete run is an "

@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+from schema_check import validate
 
 from vcpcheck.checks.cli import SHARES, budget_deadlines, main
 
@@ -21,6 +22,8 @@ FAST = ["--examples", "20", "--rounds", "1", "--jobs", "1"]
 def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
+    if argv[0] == "check" and "--json" in argv and code in (0, 1):
+        validate("check.schema.json", json.loads(out))       # schemas/
     return code, out, err
 
 
@@ -258,6 +261,7 @@ def test_out_writes_json_pytest_and_svg_then_replay(capsys, tmp_path):
     assert files == ["index.html", "test_v3_01-1.py", "v3_01-1.itf.json", "v3_01-1.json",
                      "v3_01-1.svg"]
     record = str(out_dir / "v3_01-1.json")
+    validate("trace.schema.json", json.loads((out_dir / "v3_01-1.json").read_text()))
     assert run(capsys, "replay", record)[0] == 1
     assert run(capsys, "replay", record, "--target", "reference")[0] == 0
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",

@@ -22,9 +22,9 @@ from pathlib import Path
 import itf_py
 import jsonschema
 import pytest
-import referencing
 from junitparser import Error, Failure, JUnitXml, Skipped
 from ktap_parser import parse as parse_ktap
+from schema_check import validator
 
 from vcpcheck.checks import atomic
 from vcpcheck.checks.cli import main
@@ -34,7 +34,6 @@ from vcpcheck.checks.targets import TARGETS
 from vcpcheck.checks.traces import load_record, write_outputs
 from vcpcheck.impl.kconfig import Kconfig
 
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 V3_CONFIGS, V3_BUILDABLE = 14, 7
 
 
@@ -55,16 +54,6 @@ def v3(tmp_path_factory):
     assert rc == 1, err
     return {"dir": d, "out": d / "out", "junit": d / "junit.xml",
             "json": json.loads(out)}
-
-
-def validator(name):
-    registry = referencing.Registry().with_resources(
-        (json.loads(p.read_text())["$id"],
-         referencing.Resource.from_contents(json.loads(p.read_text())))
-        for p in SCHEMAS.glob("*.schema.json"))
-    schema = json.loads((SCHEMAS / name).read_text())
-    jsonschema.Draft202012Validator.check_schema(schema)
-    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 def trace_files(out) -> list[Path]:
