@@ -13,7 +13,10 @@ classname the target and name "[configuration] engine".
     one to most CI dashboards;
   * an unbuildable configuration is <skipped>: the configuration does not
     exist for that patch (the posted code does not compile there), so there
-    is nothing to check, and the message says so.  It is the one skip.
+    is nothing to check, and the message says so.  It is the one skip.  A
+    target none of whose configurations builds gets one more testcase,
+    "[no buildable configuration]", an <error>: its verdict is error, and
+    a suite of skips alone would read as a pass.
 No timestamp, hostname or time attribute (all optional in JUnit): the same
 results give the same bytes.
 
@@ -21,7 +24,9 @@ KTAP (``--format ktap``, version 1, Documentation/dev-tools/ktap.rst): a
 top-level test per target, a subtest per configuration, and in it one per
 engine.  A violation is "not ok" with the invariant, message and trace as
 "# " diagnostic lines before it; an incomplete run is "not ok ... # ERROR";
-an unbuildable configuration is "ok N [config] # SKIP" (the only SKIP).
+an unbuildable configuration is "ok N [config] # SKIP" (the only SKIP);
+a target none of whose configurations builds ends with one more subtest,
+"not ok N [no buildable configuration] # ERROR".
 """
 from __future__ import annotations
 
@@ -33,6 +38,19 @@ from vcpcheck.impl.kconfig import Kconfig
 from . import report
 
 OUTCOMES = ("fail", "pass", "incomplete", "unbuildable")
+
+# A target none of whose configurations builds has the verdict "error":
+# its rows are all skips, which a dashboard would show as green, so both
+# formats add one error of their own for it.
+NOTHING_BUILT = "[no buildable configuration]"
+
+
+def _nothing_built(r) -> str | None:
+    """Why a target's result is an error of its own, or None."""
+    if r["verdict"] != "error":
+        return None
+    return (f"no configuration of {r['target']} builds: nothing was checked "
+            f"(verdict error, never a pass)")
 
 
 # --- the rows --------------------------------------------------------------------------------
@@ -168,6 +186,15 @@ def junit_xml(results, targets) -> str:
             case = ET.SubElement(suite, "testcase", classname=r["target"],
                                  name=f"[{row['config']}] {row['engine']}")
             _junit_result(case, row, target)
+        why = _nothing_built(r)
+        if why:
+            case = ET.SubElement(suite, "testcase", classname=r["target"],
+                                 name=NOTHING_BUILT)
+            ET.SubElement(case, "error", type="unbuildable", message=_xml_text(why))
+            counts["tests"] += 1
+            counts["errors"] += 1
+            for k in ("tests", "errors"):
+                suite.set(k, str(counts[k]))
         for k in totals:
             totals[k] += counts[k]
     for k, n in totals.items():
@@ -215,8 +242,9 @@ def ktap(results, targets) -> str:
         for row in r["stats"]["runs"]:
             by_cfg.setdefault(row["config"], []).append(row)
         ind = " " * 4
+        why = _nothing_built(r)
         out += [f"{ind}KTAP version 1", f"{ind}# Subtest: {_desc(r['target'])}",
-                f"{ind}1..{len(by_cfg)}"]
+                f"{ind}1..{len(by_cfg) + bool(why)}"]
         for m, (short, rows) in enumerate(by_cfg.items(), 1):
             name = _desc(f"[{short}]")
             if rows[0]["outcome"] == "unbuildable":
@@ -227,6 +255,8 @@ def ktap(results, targets) -> str:
             out += _ktap_config(ind * 2, name, rows, target)
             failed = any(x["outcome"] != "pass" for x in rows)
             out.append(f"{ind}{'not ok' if failed else 'ok'} {m} {name}")
+        if why:
+            out.append(f"{ind}not ok {len(by_cfg) + 1} {NOTHING_BUILT} # ERROR {_desc(why)}")
         out += _diag("", f"{r['target']}: {r['verdict'].upper()} "
                          f"({r['stats']['strength']})")
         out.append(f"{'ok' if r['verdict'] == 'pass' else 'not ok'} {n} "

@@ -178,6 +178,27 @@ def test_junit_incomplete_run_is_an_error_never_a_skip(tmp_path):
             assert "budget" in c.result[0].message
 
 
+def test_a_target_that_builds_nowhere_is_an_error_in_both_formats(tmp_path):
+    """V3 needs PAGEFLAGS_EXTENDED=n: forced to y, every configuration is
+    unbuildable, the verdict is error, and neither format may read as a
+    pass (all skips would)."""
+    j = tmp_path / "j.xml"
+    n = 7                     # v3's configurations, PAGEFLAGS_EXTENDED=y in each
+    argv = ["check", "v3", "--engine", "explore", "--config", "PAGEFLAGS_EXTENDED=y"]
+    rc, out, _err = run_cli(*argv, "--junit", str(j), "--format", "ktap")
+    assert rc == 1
+    suite = next(iter(JUnitXml.fromfile(str(j))))
+    kinds = [type(c.result[0]) for c in suite]
+    assert kinds == [Skipped] * n + [Error]
+    assert (suite.tests, suite.errors, suite.skipped) == (n + 1, 1,
+                                                           n)
+    assert "no configuration of v3 builds" in list(suite)[-1].result[0].message
+    v3 = parse_ktap(out).subtests[0]
+    assert not v3.ok and [c.directive for c in v3.subtests] == (
+        ["SKIP"] * n + ["ERROR"])
+    assert not v3.subtests[-1].ok
+
+
 def test_every_file_is_deterministic(v3, tmp_path):
     """The same check writes the same bytes: JUnit, traces, ITF, pytest
     files, SVG and the index (no timestamps, sorted where order is not
