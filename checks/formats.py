@@ -58,8 +58,8 @@ def _nothing_built(r) -> str | None:
 def _figures(engine, res) -> dict:
     """What one engine's run covered (0 where it never started)."""
     if engine == "stateful":
-        n = {"examples": res.examples, "steps": res.steps} if res else {}
-        return {"examples": n.get("examples", 0), "steps": n.get("steps", 0)}
+        return {"examples": res.examples if res else 0,
+                "steps": res.steps if res else 0}
     if engine == "explore":
         return {"states": res.states if res else 0,
                 "transitions": res.transitions if res else 0,
@@ -90,7 +90,11 @@ def _incomplete_reason(engine, res, cut) -> str | None:
     if engine == "smt":
         if getattr(res, "cut", False):
             reasons.append("the budget ran out before every query was decided")
-        reasons += [f"unknown: {u}" for u in res.unknown]
+        if res.unknown:
+            n = len(res.unknown)
+            more = f" (and {n - 1} more)" if n > 1 else ""
+            reasons.append(f"z3 left {n} quer{'ies' if n > 1 else 'y'} unknown: "
+                           f"{res.unknown[0]}{more}")
     if not reasons and not res.complete:
         reasons.append("the engine did not finish")
     explored = res.examples if engine == "stateful" else res.states
