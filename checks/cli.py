@@ -24,13 +24,14 @@ import sys
 import threading
 import time
 import traceback
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
 from . import guard, report
+from .formats import check_format_options, run_rows, write_formats
 from .harness import ModelCrash
+from .pool import worker_pool
 from .stateful import run_stateful, shortest_lengths
 from .targets import DEFAULT_TARGETS, TARGETS
 from .timeouts import Hang
@@ -173,7 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
                          "built-in target that is not a series prefix)")
     _run_options(cp)
     cp.add_argument("--out", metavar="DIR",
-                    help="write each counterexample as JSON, a pytest file and SVG")
+                    help="write each counterexample as JSON, ITF (NAME.itf.json), a "
+                         "pytest file and SVG, and DIR/index.html listing them")
+    cp.add_argument("--junit", metavar="FILE",
+                    help="also write JUnit XML: a testcase per configuration and "
+                         "engine (a violation fails, an incomplete run is an "
+                         "error, an unbuildable configuration is skipped)")
+    cp.add_argument("--format", default="text", metavar="text|ktap",
+                    help="stdout: the text report (default) or KTAP version 1")
     cp.add_argument("--graph", metavar="FILE",
                     help="explore engine: write the state graph to FILE.dot or "
                          "FILE.graphml (with several configurations, one file each, "
@@ -389,7 +397,7 @@ def run_configs(target, cfgs, engines, args, start):
 
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        with worker_pool(jobs, ctx) as pool:
             try:
                 for e in phases(engines):
                     work = todo(e)
@@ -570,6 +578,7 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
                       "configs_checked": done, "configs": len(configs),
                       "smt": smt if "smt" in engines else None,
                       "unbuildable": unbuildable,
+                      "runs": run_rows(configs, runnable, unbuildable, engines, runs),
                       "budget": args.budget, "budget_ran_out": cut,
                       "engine_seconds": engine_seconds,
                       "seconds": round(time.monotonic() - start, 2),
@@ -705,9 +714,11 @@ def cmd_check(args) -> int:
             check_suffix(args.graph)
         except ValueError as e:
             raise UsageError(f"--graph {e}")
+    check_format_options(args)
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
     progress = Progress(args)
-    stream = None if args.json else _stream_text(progress)
+    # KTAP and JSON are documents printed whole at the end; text streams.
+    stream = None if args.json or args.format == "ktap" else _stream_text(progress)
     results = []
     for t in targets:
         results.append(check_target(t, args, overrides, progress, stream))
@@ -722,7 +733,9 @@ def cmd_check(args) -> int:
     if args.graph:
         from .graphs import export_check_graphs
         export_check_graphs(args, targets, results, overrides)
-    if args.json:
+    if write_formats(args, targets, results):
+        pass                            # --format ktap printed the results
+    elif args.json:
         print(json.dumps({"targets": [result_json(r) for r in results]}))
     else:
         for r in results:
@@ -889,6 +902,9 @@ def run_command(args) -> int:
     """Run one parsed command: its exit status, every error one line."""
     try:
         return COMMANDS[args.command](args)
+    except KeyboardInterrupt:        # Ctrl-C: files are whole or absent
+        print("vcpcheck: interrupted", file=sys.stderr)
+        return 130
     except (UsageError, VariantError, TraceFileError) as e:
         msg = str(e)
     except Hang as e:

@@ -18,6 +18,8 @@ import time
 
 import networkx as nx
 
+from .atomic import write_atomic
+
 GRAPH_SUFFIXES = (".dot", ".graphml")
 
 
@@ -89,13 +91,10 @@ def write_graph(graph, path: str) -> str:
     """Write ``graph`` as DOT or GraphML by the suffix of ``path``."""
     suffix = check_suffix(path)
     g = _exportable(graph)
-    tmp = f"{path}.tmp{os.getpid()}"
     if suffix == ".dot":
-        with open(tmp, "w") as f:
-            f.write(to_dot(g))
+        write_atomic(path, to_dot(g))
     else:
-        nx.write_graphml(g, tmp)
-    os.replace(tmp, path)
+        write_atomic(path, "\n".join(nx.generate_graphml(g)) + "\n")
     return path
 
 

@@ -16,12 +16,12 @@ and scripts can read the picture back.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape, quoteattr
 
 from vcpcheck.impl.kconfig import Kconfig
 
+from .atomic import write_atomic
 from .harness import Harness
 from .picture import STATES, AreaView, page_states, vm_areas
 from .report import config_literal, format_args, format_ret
@@ -364,11 +364,5 @@ def trace_svg(trace: list, cfg: Kconfig, symbols=None, api=None, title="") -> st
 
 
 def write_svg(path, svg: str) -> None:
-    """Write atomically: path + ".tmp", then os.replace onto path."""
-    path = os.fspath(path)
-    tmp = path + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(svg)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    """Write atomically (checks/atomic.py)."""
+    write_atomic(path, svg)

@@ -3,7 +3,9 @@ and `vcpcheck replay`.
 
 A trace file is JSON: {"target", "config": {KEY: VALUE}, "invariant",
 "message", "trace": [{"call", "args", "ret"}]} (the check contract's trace
-format, plus where it came from).  Files are written atomically.
+format, plus where it came from).  Beside it, NAME.itf.json holds the
+states the trace passes through in the Informal Trace Format (checks/itf.py).
+Files are written atomically (checks/atomic.py).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import os
 
 from vcpcheck.impl.kconfig import ConfigError, Kconfig
 
+from .atomic import write_atomic
 from .harness import Harness, HarnessError
 from .stateful import signature
 from .targets import TARGETS
@@ -19,13 +22,6 @@ from .targets import TARGETS
 
 class TraceFileError(Exception):
     """A malformed trace file (one line, exit 2)."""
-
-
-def write_atomic(path, text):
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def trace_record(target_name, v) -> dict:
@@ -63,20 +59,31 @@ def _slug(text):
     return "".join(c if c.isalnum() else "_" for c in text).strip("_").lower() or "x"
 
 
+def counterexample_groups(target_name, violations) -> list[tuple[str, list]]:
+    """[(file stem, [violations])]: the violations grouped by (config,
+    trace), in the order first found; each group is one set of files
+    (stem.json, stem.itf.json, test_stem.py, stem.svg)."""
+    groups: dict = {}
+    for v in violations:
+        groups.setdefault((v.config, json.dumps(v.trace)), []).append(v)
+    stem = _slug(os.path.basename(target_name))
+    return [(f"{stem}-{n}", vs) for n, vs in enumerate(groups.values(), 1)]
+
+
 def write_outputs(out_dir, target_name, violations, symbols_of, api) -> list[str]:
-    """For each distinct (config, trace): name.json, test_name.py, name.svg."""
+    """For each distinct (config, trace): name.json, name.itf.json (the
+    states, checks/itf.py), test_name.py and name.svg."""
+    from .itf import trace_itf
     from .svg import trace_svg
     os.makedirs(out_dir, exist_ok=True)
-    written, seen = [], set()
-    for v in violations:
-        key = (v.config, json.dumps(v.trace))
-        if key in seen:
-            continue
-        seen.add(key)
-        n = len(seen)
-        base = os.path.join(out_dir, f"{_slug(os.path.basename(target_name))}-{n}")
+    written = []
+    for stem, (v, *_same_trace) in counterexample_groups(target_name, violations):
+        base = os.path.join(out_dir, stem)
         record = trace_record(target_name, v)
         write_atomic(base + ".json", json.dumps(record, indent=1) + "\n")
+        itf = trace_itf(record, symbols_of(v.config), api,
+                        source=os.path.basename(base + ".json"))
+        write_atomic(base + ".itf.json", json.dumps(itf, indent=1, sort_keys=True) + "\n")
         test_path = os.path.join(out_dir, f"test_{os.path.basename(base)}.py")
         write_atomic(test_path, PYTEST_TEMPLATE.format(
             invariant=v.invariant, target=target_name, message=v.message,
@@ -85,7 +92,7 @@ def write_outputs(out_dir, target_name, violations, symbols_of, api) -> list[str
         svg = trace_svg(v.trace, v.config, symbols_of(v.config), api,
                         title=f"{target_name}: {v.invariant}")
         write_atomic(base + ".svg", svg)
-        written += [base + ".json", test_path, base + ".svg"]
+        written += [base + ".json", base + ".itf.json", test_path, base + ".svg"]
     return written
 
 
@@ -151,5 +158,5 @@ def replay_record(record, target=None):
     return reproduced, problems
 
 
-__all__ = ["TARGETS", "load_record", "replay_record", "write_outputs",
+__all__ = ["TARGETS", "counterexample_groups", "load_record", "replay_record", "write_outputs",
            "TraceFileError", "write_atomic", "trace_record"]

@@ -10,6 +10,7 @@ import textwrap
 import time
 
 import pytest
+from schema_check import validate
 
 from vcpcheck.checks.cli import SHARES, budget_deadlines, main
 
@@ -21,6 +22,8 @@ FAST = ["--examples", "20", "--rounds", "1", "--jobs", "1", "--depth", "1"]
 def run(capsys, *argv):
     code = main(list(argv))
     out, err = capsys.readouterr()
+    if argv[0] == "check" and "--json" in argv and code in (0, 1):
+        validate("check.schema.json", json.loads(out))       # schemas/
     return code, out, err
 
 
@@ -57,6 +60,8 @@ def test_check_json_has_the_contract_fields(capsys):
 def _untimed(t):
     """A target's JSON result without its clock readings."""
     stats = {k: v for k, v in t["stats"].items() if k not in ("seconds", "engine_seconds")}
+    stats["runs"] = [{k: v for k, v in r.items() if k != "seconds"}
+                     for r in stats.get("runs", [])]
     return {**t, "stats": stats}
 
 
@@ -259,8 +264,10 @@ def test_out_writes_json_pytest_and_svg_then_replay(capsys, tmp_path):
                            "--examples", "100", "--rounds", "1", "--jobs", "1")
     assert code == 1
     files = sorted(os.listdir(out_dir))
-    assert files == ["test_v3_01-1.py", "v3_01-1.json", "v3_01-1.svg"]
+    assert files == ["index.html", "test_v3_01-1.py", "v3_01-1.itf.json", "v3_01-1.json",
+                     "v3_01-1.svg"]
     record = str(out_dir / "v3_01-1.json")
+    validate("trace.schema.json", json.loads((out_dir / "v3_01-1.json").read_text()))
     assert run(capsys, "replay", record)[0] == 1
     assert run(capsys, "replay", record, "--target", "reference")[0] == 0
     result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
