@@ -553,6 +553,7 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
             steps += r.steps
             violations.extend(_shortest_first(r.violations, violations))
         done += all(res is not None for res in results.values())
+    report.add_consequences(violations, target)
     buildable = len(configs) - len(unbuildable)
     # Cut by the budget, or (smt) a query z3 left undecided, or an engine
     # that looked at nothing (no example, no state), or a run that did not
@@ -674,6 +675,8 @@ def print_violations(target, violations) -> None:
     for (cfg, _), vs in groups.items():
         for v in vs:
             print(f"  violation: {v.invariant} [{cfg.short()}] {v.message}")
+            for inv, msg in v.consequences:
+                print(f"    consequence of the oops (not a finding): {inv}: {msg}")
         trace = vs[0].trace
         orig = vs[0].original_length
         shrunk = f" (minimised from {orig})" if orig and orig != len(trace) else ""
@@ -687,6 +690,7 @@ def _stream_text(progress):
     """A check_target stream that prints each violation as it is found,
     under the target's name (the summary line comes at the end)."""
     def stream(target, cfg, violations):
+        report.add_consequences(violations, target)
         progress.done()
         n = len(violations)
         print(f"{target.name}: {n} new violation{'s' if n != 1 else ''} "

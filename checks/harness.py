@@ -19,7 +19,10 @@ from vcpcheck.impl.gfp import GFP_KERNEL
 from vcpcheck.impl.kernel import Kernel, KernelOops
 from vcpcheck.impl.page_alloc import pin_free_page
 from vcpcheck.impl.vmalloc import PAGE_KERNEL, VM_MAP
-from vcpcheck.spec.invariants import check_all
+from vcpcheck.spec.invariants import all_invariants, check_all
+
+# The invariant that reports the kernel's own BUG/oops, WARN and bad_page.
+OOPS_INVARIANT = "kernel_reported_no_errors"
 from vcpcheck.spec.ledger import Allocation, Ledger
 from vcpcheck.spec.vcompound import post_alloc
 
@@ -130,7 +133,13 @@ class Harness:
         except (HarnessError, AssertionError):
             raise
         except Exception as e:
-            raise ModelCrash.from_exception(f"{call}{tuple(args)}", e) from e
+            # An exception in kernel code is an oops, as it would be in C;
+            # one in no kernel frame is the checker's own bug (exit 2).
+            if self.k.python_oops(e) is None:
+                raise ModelCrash.from_exception(f"{call}{tuple(args)}", e) from e
+            entry["ret"] = "oops"
+            self.dead = True
+            return None
         entry["ret"] = ret
         return ret
 
@@ -154,7 +163,22 @@ class Harness:
         return self
 
     def violations(self, invariants=None):
+        """(invariant, problem) of this state.  After an oops the oops is
+        the finding: what the other invariants see in the state the oops
+        left half-built are its consequences (see consequences()), not
+        findings, so they neither hide nor stand in for a defect found
+        where the kernel is up."""
+        if self.dead:
+            invariants = [i for i in (invariants or all_invariants())
+                          if i.name == OOPS_INVARIANT]
         return check_all(self.k, self.ledger, invariants)
+
+    def consequences(self):
+        """What the other invariants find after the oops (reported under
+        it), or [] while the kernel is up."""
+        if not self.dead:
+            return []
+        return [p for p in check_all(self.k, self.ledger) if p[0] != OOPS_INVARIANT]
 
     # -- snapshots (the explore engine restores instead of replaying) -----------
     def snapshot(self) -> HarnessSnapshot:

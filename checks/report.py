@@ -9,7 +9,7 @@ from __future__ import annotations
 from vcpcheck.impl.gfp import gfp_to_str
 from vcpcheck.impl.kconfig import Kconfig
 
-from .harness import Harness, harness_method
+from .harness import OOPS_INVARIANT, Harness, HarnessError, harness_method
 from .picture import LEGEND, picture
 
 GFP_ARG = {"alloc_pages": 0, "__get_free_pages": 0, "kmalloc": 1, "kzalloc": 1,
@@ -63,10 +63,30 @@ def trace_lines(trace: list, cfg: Kconfig, symbols=None, api=None) -> list[str]:
     return lines
 
 
+def add_consequences(violations, target) -> None:
+    """Fill in, for each reported oops (a kernel_reported_no_errors
+    violation whose trace ends in a call that oopsed), what the other
+    invariants find in the state the oops left: its consequences, reported
+    under it and never as findings of their own (Harness.violations)."""
+    for v in violations:
+        if (v.invariant != OOPS_INVARIANT or not v.trace
+                or v.trace[-1].get("ret") != "oops" or v.consequences):
+            continue
+        h = Harness(v.config, target.symbols(v.config), api=target.api)
+        try:
+            h.replay(v.trace)
+        except HarnessError:
+            continue
+        v.consequences = h.consequences()
+
+
 def violation_json(v) -> dict:
     return {"invariant": v.invariant, "engine": v.engine, "strength": v.strength,
             "original_length": v.original_length or len(v.trace),
             "config": v.config.short() if hasattr(v.config, "short") else str(v.config),
             "message": v.message,
             "trace": [{"call": e["call"], "args": e["args"], "ret": e["ret"]}
-                      for e in v.trace]}
+                      for e in v.trace],
+            **({"consequences": [{"invariant": n, "message": m}
+                                 for n, m in v.consequences]}
+               if getattr(v, "consequences", None) else {})}

@@ -48,6 +48,9 @@ class Violation:
     engine: str = "stateful"
     strength: str = ""
     original_length: int = 0          # before delta-debugging minimisation
+    # An oops: what the other invariants found in the state it left
+    # half-built (Harness.consequences), reported under it.
+    consequences: list = field(default_factory=list)
 
 
 @dataclass

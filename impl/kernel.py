@@ -12,6 +12,7 @@ in the kernel.
 """
 from __future__ import annotations
 
+import os
 from collections import namedtuple
 from dataclasses import dataclass, field
 from types import MethodType
@@ -240,6 +241,53 @@ class Kernel:
         self.events.append(Event("BUG", function, message))
         raise KernelOops(message, function)
 
+    def python_oops(self, exc: BaseException) -> KernelOops | None:
+        """A Python exception raised in kernel code, as the oops it would
+        be in C (an IndexError past a page array, None dereferenced, a
+        division by zero): logged as a BUG event of the kernel function the
+        innermost kernel frame belongs to, and returned as KernelOops.
+
+        Kernel code is a function of the symbol table (base, series or a
+        user's variant) or any code of this package.  None when no frame of
+        the traceback is kernel code: the exception is the caller's (the
+        checker's) own bug, not an oops.
+        """
+        codes = self._kernel_codes()
+        frames, tb = [], exc.__traceback__
+        while tb is not None:
+            frames.append(tb.tb_frame.f_code)
+            tb = tb.tb_next
+        kernel = [c for c in frames if c in codes or _in_package(c.co_filename)]
+        if not kernel:
+            return None
+        named = [c for c in frames if c in codes]
+        name = codes[named[-1]] if named else kernel[-1].co_name
+        source = self.symbols[name].source if name in self.symbols else "vcpcheck.impl"
+        raised, line = frames[-1], _line_of(exc)
+        message = (f"BUG: Python {type(exc).__name__}: {exc} at "
+                   f"{_short(raised.co_filename)}:{line} in {raised.co_name}() "
+                   f"(oops in kernel function {name}, {source})")
+        self.events.append(Event("BUG", name, message))
+        return KernelOops(message, name)
+
+    def _kernel_codes(self) -> dict:
+        """{code object: C name} of every function of the symbol table
+        (a wrapped variant function by the code it wraps)."""
+        key = id(self.symbols)
+        cached = self.__dict__.get("_codes")
+        if cached is None or cached[0] != key:
+            codes = {}
+            for name, kf in self.symbols.items():
+                fn = kf.fn
+                while hasattr(fn, "__wrapped__"):
+                    fn = fn.__wrapped__
+                code = getattr(fn, "__code__", None)
+                if code is not None:
+                    codes[code] = name
+            cached = (key, codes)
+            self.__dict__["_codes"] = cached
+        return cached[1]
+
     def BUG_ON(self, cond, function: str, line: str = "") -> None:
         if cond:
             self.oops(f"kernel BUG at {line or function}!", function)
@@ -378,3 +426,24 @@ class Kernel:
             if z.zone_start_pfn <= page < z.end_pfn():
                 return z
         self.oops(f"page_zone: pfn {page} in no zone", "page_zone")
+
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _in_package(filename: str) -> bool:
+    return os.path.abspath(filename).startswith(_PACKAGE + os.sep)
+
+
+def _short(filename: str) -> str:
+    """impl/<file> for the model's own files, the path as given otherwise."""
+    if _in_package(filename):
+        return "impl/" + os.path.relpath(os.path.abspath(filename), _PACKAGE)
+    return filename
+
+
+def _line_of(exc: BaseException) -> int:
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb.tb_lineno if tb is not None else 0

@@ -59,6 +59,13 @@ def _call(k, problems, what, fn, *args):
     except KernelOops as e:
         problems.append(f"{what} oopses: {e.message}")
         return KernelOops
+    except Exception as e:
+        # a Python exception in the target's code is an oops (kernel.py)
+        oops = k.python_oops(e)
+        if oops is None:
+            raise
+        problems.append(f"{what} oopses: {oops.message}")
+        return KernelOops
     finally:
         del k.events[mark:]
 

@@ -188,15 +188,36 @@ def test_variant_that_hangs_while_loading(capsys, tmp_path, monkeypatch):
 
 
 def test_variant_that_raises_when_called(capsys, tmp_path):
+    """A Python exception in kernel code is an oops, as it would be in C: a
+    counterexample of kernel_reported_no_errors with its shortest trace,
+    the frame that raised it and the kernel function it belongs to."""
     path = variant(tmp_path, """\
         BASE = "reference"
         def __alloc_vcompound(k, flags, order):
             return 1 // 0
         REPLACE = [__alloc_vcompound]
         """)
-    code, out, err = run(capsys, "check", path, *FAST)
-    assert code == 2 and out == ""
-    assert "ZeroDivisionError" in err and "variant.py:3" in err
+    code, out, err = run(capsys, "check", path, "--json", *FAST)
+    assert code == 1 and err == ""
+    (t,) = json.loads(out)["targets"]
+    oops = [v for v in t["violations"] if "ZeroDivisionError" in v["message"]]
+    assert t["verdict"] == "fail" and oops
+    v = oops[0]
+    assert v["invariant"] == "kernel_reported_no_errors"
+    assert f"{path}:3 in __alloc_vcompound()" in v["message"]
+    assert "oops in kernel function __alloc_vcompound" in v["message"]
+    assert len(v["trace"]) == 1 and v["trace"][-1]["ret"] == "oops"
+
+
+def test_an_exception_in_no_kernel_frame_is_the_checkers_bug(capsys, monkeypatch):
+    """An exception raised by the harness itself is not an oops: exit 2."""
+    from vcpcheck.checks.harness import Harness
+
+    def broken(self, gfp, order):
+        raise RuntimeError("harness bug")
+    monkeypatch.setattr(Harness, "alloc_pages", broken)
+    code, out, err = run(capsys, "check", "base", "--engine", "explore", *FAST)
+    assert code == 2 and "RuntimeError: harness bug" in err and err.count("\n") == 1
 
 
 def test_variant_that_hangs_when_called(capsys, tmp_path):
