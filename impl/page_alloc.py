@@ -34,7 +34,8 @@ Simplifications (each a labelled shim):
 from __future__ import annotations
 
 from .gfp import (__GFP_COLD, __GFP_COMP, __GFP_HIGH, __GFP_HIGHMEM,
-                  __GFP_NOFAIL, __GFP_NOWARN, __GFP_REPEAT, __GFP_WAIT,
+                  __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, __GFP_REPEAT,
+                  __GFP_WAIT,
                   __GFP_ZERO, gfp_to_str)
 from .kernel import LIST_POISON1, LIST_POISON2
 from .symbols import kfunc
