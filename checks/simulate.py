@@ -105,6 +105,10 @@ def target_config(name: str, arch: str, mem_bytes: int):
         raise SimulateError(f"--arch {arch!r}: expected i386 or x86_64")
     t = TARGETS[name]
     pages = mem_bytes // PAGE_SIZE
+    limit = 4 << 30 if arch == "i386" else 64 << 30
+    if mem_bytes > limit:
+        raise SimulateError(f"--memory: at most {limit >> 30}G on {arch}"
+                            + (" (HIGHMEM4G; PAE is not modelled)" if arch == "i386" else ""))
     values = dict(ARCH=arch, mem_pages=pages, FORCE_MAX_ZONEORDER=11,
                   per_cpu_pages=True, DEBUG_VM=False)
     if arch == "i386" and pages > I386_LOWMEM_PAGES:
@@ -400,7 +404,8 @@ class Simulator:
     def unaccounted_pages(self) -> int:
         """Pages that are neither free (buddy or per-cpu lists) nor held:
         by the page cache, slab, a live object of a user, a kernel page
-        table, or a kmalloc_large object.  A correct design keeps this at
+        table, a kmalloc_large object, or a virtual object whose deferred
+        free keventd has not run yet.  A correct design keeps this at
         0; a leaking one (V3 frees a physical object by compound_order() of
         a page it never made compound, so 2^order - 1 pages stay
         allocated) does not."""
@@ -411,6 +416,9 @@ class Simulator:
         for o in k.kmalloc_objs.values():
             if o.large_page is not None:
                 held += 1 << k.get_order(o.size)
+        if k.workqueue:                 # virtual frees keventd has not run yet
+            areas = {a.addr: a.nr_pages for a in k.vmlist}
+            held += sum(areas.get(w, 0) for w in k.workqueue)
         free = k.nr_free_pages() + sum(p.count for p in k.pcp)
         return k.nr_pages - free - held
 
