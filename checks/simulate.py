@@ -166,6 +166,7 @@ class Result:
     samples: list = field(default_factory=list)
     vmalloc_peak: int = 0
     vmalloc_gap_min: int = 0
+    marks: dict = field(default_factory=dict)             # what the workload noted
 
     # -- summaries ----------------------------------------------------------------
     def totals(self, user=None, order=None):
@@ -221,6 +222,7 @@ class Simulator:
         self.calls = 0
         self.booted = False
         self.live = defaultdict(list)
+        self.held_pages = defaultdict(int)        # user -> pages of its live objects
         self.slab_pages = 0
         self.lru: list[OrderedDict] = []          # per zone: page-cache pfns, oldest first
         self.pc_pages: list[int] = []             # every page-cache pfn, for random drops
@@ -247,6 +249,7 @@ class Simulator:
             self._failed(user, order, "alloc_pages", gfp)
             return None
         self.live[user].append(Obj(page, order, "pages"))
+        self.held_pages[user] += 1 << order
         if user.startswith("slab"):
             self.slab_pages += 1 << order
         return page
@@ -270,6 +273,7 @@ class Simulator:
             self._free(obj)
         else:
             self.live[user].append(obj)
+            self.held_pages[user] += 1 << order
         return addr
 
     def free_random(self, user, rng):
@@ -282,6 +286,7 @@ class Simulator:
         self._release(user, self.live[user].pop(0))
 
     def _release(self, user, obj):
+        self.held_pages[user] -= 1 << obj.order
         if user.startswith("slab"):
             self.slab_pages -= 1 << obj.order
         self._free(obj)
@@ -410,9 +415,7 @@ class Simulator:
         a page it never made compound, so 2^order - 1 pages stay
         allocated) does not."""
         k = self.k
-        held = len(self.pc_pages) + len(k.pgtables)
-        for objs in self.live.values():
-            held += sum(1 << o.order for o in objs)
+        held = len(self.pc_pages) + len(k.pgtables) + sum(self.held_pages.values())
         for o in k.kmalloc_objs.values():
             if o.large_page is not None:
                 held += 1 << k.get_order(o.size)
@@ -526,6 +529,8 @@ def report_lines(r: Result) -> list[str]:
                f"{_mb(r.vmalloc_peak)}, of a {_mb(r.vmalloc_window)} window; largest "
                f"free gap {_mb(f.get('vmalloc_gap', 0))} at the end, smallest "
                f"{_mb(r.vmalloc_gap_min)}")
+    if r.marks:
+        out.append("  workload: " + ", ".join(f"{k} {v}" for k, v in r.marks.items()))
     ff = r.first_failure
     out.append("  first failed allocation: " + (
         "none" if ff is None else

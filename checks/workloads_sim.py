@@ -247,7 +247,8 @@ class StressHighalloc(Workload):
     grouping-by-mobility series of 2.6.23/24): fragment memory with a mixed
     load, then attempt many high-order allocations while it runs.
 
-    Phase 1 (the first ``fill`` share of the calls, 0.6): page cache and
+    Phase 1, until memory is full (the first page-cache reclaim) but for
+    no more than the first ``fill`` share of the calls (0.6): page cache and
     slab interleaved, 7 to 3, as parallel kernel builds mix file reads and
     dentry/inode/buffer slab; the series' users at their rates.  The page
     cache reads in 19 calls of 20 here (PageCache(read=0.95)), so memory is
@@ -276,12 +277,17 @@ class StressHighalloc(Workload):
             self.pc.step(sim, rng)
 
     def step(self, sim, rng):
-        if sim.calls < self.fill * sim.total_calls or sim.calls % 2:
+        if "high-order attempts from call" not in sim.result.marks:
+            if not sim.result.reclaimed and sim.calls < self.fill * sim.total_calls:
+                self.load(sim, rng)
+                return
+            sim.result.marks["high-order attempts from call"] = sim.calls
+            sim.result.marks["memory full then"] = bool(sim.result.reclaimed)
+        if sim.calls % 2:
             self.load(sim, rng)
             return
         k = sim.k
-        held = sum(1 << o.order for o in sim.live["highalloc"])
-        if held > k.lowmem_pages // 4:
+        if sim.held_pages["highalloc"] > k.lowmem_pages // 4:
             sim.free_oldest("highalloc")
             return
         order = self.orders[self.attempt % len(self.orders)]

@@ -43,6 +43,8 @@ def check_counts(sim):
         for q in p.list:
             assert k._count[q] == 0 and not k.PageBuddy(q)
     assert sim.unaccounted_pages() == 0, sim.calls
+    for user, objs in sim.live.items():
+        assert sim.held_pages[user] == sum(1 << o.order for o in objs)
 
 
 @pytest.mark.parametrize("pages, workload", [
