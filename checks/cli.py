@@ -201,6 +201,18 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("file")
     rp.add_argument("--target", help="replay on this target instead of the file's")
     rp.add_argument("-v", "--verbose", action="store_true")
+    sp = sub.add_parser("simulate", help="run targets at a real memory size under "
+                                         "a workload; measure the vmalloc fallback")
+    sp.add_argument("targets", nargs="+", metavar="TARGET")
+    sp.add_argument("--memory", default="1G", help="RAM, e.g. 1G or 512M (default 1G)")
+    sp.add_argument("--arch", default="i386", help="i386 or x86_64 (default i386)")
+    sp.add_argument("--workload", default="stress-highalloc",
+                    help="page-cache, slab, users or stress-highalloc")
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--calls", type=int, default=1_000_000)
+    sp.add_argument("--json", action="store_true")
+    sp.add_argument("--plots", metavar="DIR", help="write PNG and SVG plots into DIR")
+    sp.add_argument("-v", "--verbose", action="store_true")
     return p
 
 
@@ -881,8 +893,17 @@ def cmd_graph(args) -> int:
     return 0
 
 
+def cmd_simulate(args) -> int:
+    from .simulate import SimulateError, main as simulate_main
+    try:
+        return simulate_main(args)
+    except SimulateError as e:
+        raise UsageError(f"simulate: {e}")
+
+
 COMMANDS = {"list": cmd_list, "check": cmd_check, "bisect": cmd_bisect,
-            "compare": cmd_compare, "graph": cmd_graph, "replay": cmd_replay}
+            "compare": cmd_compare, "graph": cmd_graph, "replay": cmd_replay,
+            "simulate": cmd_simulate}
 
 
 # Commands that may run a user's variant or series file: they run under

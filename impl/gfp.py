@@ -67,6 +67,22 @@ def gfp_to_str(gfp: int) -> str:
     return "|".join(parts)
 
 
+GFP_MOVABLE_MASK = __GFP_RECLAIMABLE | __GFP_MOVABLE            # gfp.h#L54
+GFP_HIGHUSER_MOVABLE = GFP_HIGHUSER | __GFP_MOVABLE             # gfp.h#L76
+
+
+@kfunc(_SRC)
+def allocflags_to_migratetype(k, gfp_flags):
+    """allocflags_to_migratetype(): WARN on both mobility bits; with grouping
+    off MIGRATE_UNMOVABLE, else __GFP_MOVABLE << 1 | __GFP_RECLAIMABLE
+    (gfp.h#L108-L118)."""
+    k.WARN_ON(gfp_flags & GFP_MOVABLE_MASK == GFP_MOVABLE_MASK,
+              "allocflags_to_migratetype")
+    if k.page_group_by_mobility_disabled:
+        return 0                                          # MIGRATE_UNMOVABLE
+    return (bool(gfp_flags & __GFP_MOVABLE) << 1) | bool(gfp_flags & __GFP_RECLAIMABLE)
+
+
 @kfunc(_SRC)
 def gfp_zone(k, gfp):
     """gfp_zone(): the highest zone a mask may use (Normal or HighMem)."""

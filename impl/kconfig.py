@@ -14,6 +14,9 @@ Shims (in the style of tools/testing/memblock):
     checking (the i386 ``vmalloc=<size>`` boot option does the same job).
   * customised: ``watermark_pages`` is the zone's pages_min; the kernel derives
     it from min_free_kbytes, which would exceed a 16-page model.
+  * customised: ``per_cpu_pages`` turns the per-cpu page lists on (one CPU).
+    They are off at the checking bound, where the checker's invariants read
+    every free page on a buddy list, and on in ``vcpcheck simulate``.
 
 Patches may register further options (``register_option``); every build
 validates the options it is given against this registry, so a misspelt
@@ -86,6 +89,10 @@ for _opt in (
            "(0 = the architecture's full window)", minimum=0),
     Option("watermark_pages", int, 0,
            "model parameter: the zone's pages_min watermark", minimum=0),
+    Option("per_cpu_pages", bool, False,
+           "model parameter: struct per_cpu_pages in front of the buddy "
+           "lists for order-0 pages (mm/page_alloc.c buffered_rmqueue, "
+           "free_hot_cold_page); n at the checking bound, y in simulate"),
 ):
     register_option(_opt)
 

@@ -64,9 +64,23 @@ class Context:
         return "process"
 
 
+# Sentinels of the free lists of migrate types above MIGRATE_UNMOVABLE are
+# offset by this much, so MIGRATE_UNMOVABLE's keep the values they had when
+# the model had one list per order (Zone.sentinel).
+MIGRATETYPE_SENTINEL_STRIDE = 1 << 16
+
+
 @dataclass
 class Zone:
-    """struct zone (include/linux/mmzone.h): one migrate type modelled."""
+    """struct zone (include/linux/mmzone.h#L199).
+
+    free_area[order].free_list[migratetype] (mmzone.h#L58) is list number
+    ``migratetype * max_order + order`` of head_next/head_prev.  With
+    grouping by mobility disabled (page_group_by_mobility_disabled, the
+    model's checking bound) only MIGRATE_UNMOVABLE's lists exist, since
+    every allocation and free uses them (mmzone.h#L50-L53, gfp.h#L112);
+    nr_free[order] counts the blocks of every migrate type, as the kernel's
+    free_area[order].nr_free does."""
     name: str
     idx: int
     zone_start_pfn: int
@@ -80,12 +94,31 @@ class Zone:
     nr_free: list = field(default_factory=list)
     NR_FREE_PAGES: int = 0
 
-    def sentinel(self, order: int) -> int:
+    def sentinel(self, order: int, migratetype: int = 0) -> int:
         # Negative, so it can never be taken for a pfn.
-        return -1 - (self.idx * self.max_order + order)
+        return -1 - (migratetype * MIGRATETYPE_SENTINEL_STRIDE
+                     + self.idx * self.max_order + order)
+
+    def nr_migratetypes(self) -> int:
+        """How many migrate types have free lists (1 with grouping off)."""
+        return len(self.head_next) // self.max_order
 
     def end_pfn(self) -> int:
         return self.zone_start_pfn + self.spanned_pages
+
+
+@dataclass
+class PerCpuPages:
+    """struct per_cpu_pages (include/linux/mmzone.h#L108): count, high,
+    batch and the list, front first.
+
+    customised: the list is a Python list of pfns instead of a list_head
+    threaded through the pages' lru words; each page's private word holds
+    its migrate type, as the kernel's does (page_alloc.c#L849, #L1009)."""
+    count: int = 0
+    high: int = 0
+    batch: int = 1
+    list: list = field(default_factory=list)
 
 
 @dataclass
@@ -119,7 +152,7 @@ KernelSnapshot = namedtuple("KernelSnapshot", (
     "pagemem", "zones", "vmlist", "pgtables", "ptes", "page_address_map",
     "kmalloc_objs", "kmalloc_next", "kmalloc_free_slots", "freed_kmalloc", "ctx",
     "events", "workqueue", "system_state", "fail_page_alloc", "fail_pt_alloc",
-    "fail_kmalloc", "tainted", "calls", "func_names"))
+    "fail_kmalloc", "tainted", "calls", "func_names", "pageblock_flags", "pcp"))
 
 
 class Kernel:
@@ -169,6 +202,20 @@ class Kernel:
         self.fail_kmalloc = 0
         self.tainted = False
         self.calls = 0
+        # include/linux/pageblock-flags.h#L55 (!CONFIG_HUGETLB_PAGE):
+        # pageblock_order is MAX_ORDER-1; the migrate type of each pageblock
+        # (zone->pageblock_flags, PB_migrate), indexed by pfn >> pageblock_order.
+        from .page_alloc import MIGRATE_TYPES, MIGRATE_UNMOVABLE
+        self.MIGRATE_TYPES = MIGRATE_TYPES
+        self.pageblock_order = self.MAX_ORDER - 1
+        self.pageblock_nr_pages = 1 << self.pageblock_order
+        self.pageblock_flags = [MIGRATE_UNMOVABLE] * (
+            (n + self.pageblock_nr_pages - 1) >> self.pageblock_order)
+        self.page_group_by_mobility_disabled = True
+        # struct per_cpu_pages of each zone for the one CPU, when the model
+        # parameter per_cpu_pages is on (else empty: frees go straight to
+        # the buddy lists).
+        self.pcp: list = []
         self._func_names: list[str] = []
         self._func_addr: dict[str, int] = {}
         self.symbols: dict[str, KFunc] = {}
@@ -218,10 +265,20 @@ class Kernel:
         for idx, (name, start, size) in enumerate(spans):
             z = Zone(name, idx, start, size, self.MAX_ORDER,
                      pages_min=self.cfg.watermark_pages)
-            z.head_next = [z.sentinel(o) for o in range(self.MAX_ORDER)]
-            z.head_prev = list(z.head_next)
             z.nr_free = [0] * self.MAX_ORDER
             self.zones.append(z)
+        # free_area_init_core(): memmap_init_zone() marks the pageblocks;
+        # build_all_zonelists() decides whether grouping by mobility is on,
+        # which decides how many free lists zone_init_free_lists() needs.
+        for z in self.zones:
+            self.memmap_init_zone(z.spanned_pages, 0, z, z.zone_start_pfn)
+        self.build_all_zonelists()
+        types = 1 if self.page_group_by_mobility_disabled else self.MIGRATE_TYPES
+        for z in self.zones:
+            z.head_next = [z.sentinel(o, t) for t in range(types)
+                           for o in range(self.MAX_ORDER)]
+            z.head_prev = list(z.head_next)
+            self.zone_pcp_init(z)
         free_bootmem = getattr(self, "__free_pages_bootmem")
         for z in self.zones:
             pfn, end = z.zone_start_pfn, z.end_pfn()
@@ -234,6 +291,10 @@ class Kernel:
                     order -= 1
                 free_bootmem(pfn, order)
                 pfn += 1 << order
+        # setup_zone_migrate_reserve(), run by init_per_zone_pages_min()
+        # after the frees (page_alloc.c#L4164): a no-op with grouping off.
+        for z in self.zones:
+            self.setup_zone_migrate_reserve(z)
         self.events.clear()
 
     # -- reports ------------------------------------------------------------
@@ -346,7 +407,7 @@ class Kernel:
               "page_address_map", "kmalloc_objs", "kmalloc_next", "kmalloc_free_slots",
               "freed_kmalloc", "ctx", "events", "workqueue", "system_state",
               "fail_page_alloc", "fail_pt_alloc", "fail_kmalloc", "tainted", "calls",
-              "_func_names")
+              "_func_names", "pageblock_flags", "pcp")
 
     def snapshot(self) -> KernelSnapshot:
         """The mutable state as nested tuples of ints, strings and frozen
@@ -376,7 +437,9 @@ class Kernel:
             tuple(sorted(self.freed_kmalloc)), (c.hardirq, c.irqs_disabled, c.spin_depth),
             tuple(self.events), tuple(self.workqueue), self.system_state,
             self.fail_page_alloc, self.fail_pt_alloc, self.fail_kmalloc,
-            self.tainted, self.calls, tuple(self._func_names))
+            self.tainted, self.calls, tuple(self._func_names),
+            tuple(self.pageblock_flags),
+            tuple((p.count, p.high, p.batch, tuple(p.list)) for p in self.pcp))
 
     def restore(self, snap: KernelSnapshot) -> None:
         """Put the kernel back in the state ``snapshot()`` returned (of a
@@ -385,7 +448,9 @@ class Kernel:
          zones, vmlist, pgtables, ptes, pam, kobjs, self.kmalloc_next, free_slots,
          freed, ctx, events, workqueue, self.system_state, self.fail_page_alloc,
          self.fail_pt_alloc, self.fail_kmalloc, self.tainted, self.calls,
-         func_names) = snap
+         func_names, pageblock_flags, pcp) = snap
+        self.pageblock_flags = list(pageblock_flags)
+        self.pcp = [PerCpuPages(c, h, b, list(lst)) for c, h, b, lst in pcp]
         self.flags, self._count, self._mapcount = list(flags), list(count), list(mapcount)
         self.private, self.mapping = list(private), list(mapping)
         self.lru_next, self.lru_prev = list(lru_next), list(lru_prev)

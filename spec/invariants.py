@@ -69,9 +69,10 @@ def free_blocks(k) -> list[tuple]:
     out = []
     for z in k.zones:
         for o in range(k.MAX_ORDER):
-            for p in free_list_pages(k, z, o):
-                if p is not None:
-                    out.append((z, o, p))
+            for t in range(z.nr_migratetypes()):
+                for p in free_list_pages(k, z, o, t):
+                    if p is not None:
+                        out.append((z, o, p))
     return out
 
 
@@ -240,35 +241,44 @@ def free_lists_consistent(k, ledger) -> list[str]:
     for z in k.zones:
         total = 0
         for o in range(k.MAX_ORDER):
-            pages = free_list_pages(k, z, o)
-            if pages and pages[-1] is None:
-                out.append(f"zone {z.name} free_area[{o}]: list is corrupt "
-                           f"(cycle or link outside mem_map)")
-                pages = pages[:-1]
-            prev = z.sentinel(o)
-            for p in pages:
-                if k.lru_prev[p] != prev:
-                    out.append(f"pfn {p}: lru.prev does not point back along "
-                               f"free_area[{o}]")
-                prev = p
-                if not k.flags[p] >> k.PG_buddy & 1:
-                    out.append(f"pfn {p} on free_area[{o}] without PG_buddy")
-                if k.private[p] != o:
-                    out.append(f"pfn {p} on free_area[{o}] has order "
-                               f"{k.private[p]} in private")
-                if p & ((1 << o) - 1):
-                    out.append(f"pfn {p} on free_area[{o}] is not aligned to "
-                               f"its order")
-                if not (z.zone_start_pfn <= p and p + (1 << o) <= z.end_pfn()):
-                    out.append(f"free block pfn {p} order {o} leaves zone {z.name}")
-            if z.nr_free[o] != len(pages):
+            listed = 0
+            for t in range(z.nr_migratetypes()):
+                listed += _check_free_list(k, z, o, t, out)
+            if z.nr_free[o] != listed:
                 out.append(f"zone {z.name} nr_free[{o}] = {z.nr_free[o]} but "
-                           f"the list holds {len(pages)}")
-            total += len(pages) << o
+                           f"the list holds {listed}")
+            total += listed << o
         if z.NR_FREE_PAGES != total:
             out.append(f"zone {z.name} NR_FREE_PAGES = {z.NR_FREE_PAGES} but "
                        f"the lists hold {total} pages")
     return out
+
+
+def _check_free_list(k, z, o, t, out) -> int:
+    """free_lists_consistent on free_area[o].free_list[t]; returns how many
+    entries it holds (with grouping off, t is 0 only)."""
+    pages = free_list_pages(k, z, o, t)
+    if pages and pages[-1] is None:
+        out.append(f"zone {z.name} free_area[{o}]: list is corrupt "
+                   f"(cycle or link outside mem_map)")
+        pages = pages[:-1]
+    prev = z.sentinel(o, t)
+    for p in pages:
+        if k.lru_prev[p] != prev:
+            out.append(f"pfn {p}: lru.prev does not point back along "
+                       f"free_area[{o}]")
+        prev = p
+        if not k.flags[p] >> k.PG_buddy & 1:
+            out.append(f"pfn {p} on free_area[{o}] without PG_buddy")
+        if k.private[p] != o:
+            out.append(f"pfn {p} on free_area[{o}] has order "
+                       f"{k.private[p]} in private")
+        if p & ((1 << o) - 1):
+            out.append(f"pfn {p} on free_area[{o}] is not aligned to "
+                       f"its order")
+        if not (z.zone_start_pfn <= p and p + (1 << o) <= z.end_pfn()):
+            out.append(f"free block pfn {p} order {o} leaves zone {z.name}")
+    return len(pages)
 
 
 def free_blocks_maximally_merged(k, ledger) -> list[str]:
