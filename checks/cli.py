@@ -124,10 +124,12 @@ def _run_options(p, examples=100):
     p.add_argument("--seed", type=natural_int, default=0)
     p.add_argument("--examples", type=positive_int, default=examples,
                    help="examples per configuration for the stateful engine")
-    p.add_argument("--rounds", type=positive_int, default=5,
-                   help="after a violation, search again with what was found "
-                        "excluded, up to this many times per configuration")
-    p.add_argument("--budget", type=positive_seconds, default=600.0,
+    p.add_argument("--rounds", type=positive_int, default=None,
+                   help="stateful engine: after a violation, search again with "
+                        "what was found excluded, until a round finds nothing new "
+                        "or the budget ends (default), or at most this many rounds "
+                        "per configuration")
+    p.add_argument("--budget", type=positive_seconds, default=120.0,
                    help=f"seconds per target at most, split between the engines "
                         f"({_shares_text()}; what one leaves goes to the next); "
                         f"whatever it cuts short is reported as partial, never "
@@ -455,6 +457,10 @@ def _stop_workers(pool):
 
 def _cut_reason(engine, res) -> str:
     """What an engine the budget stopped had done."""
+    if engine == "deepen":
+        return ("the budget ran out before explore's search one call deeper (for "
+                "a longer stateful counterexample it missed) ended; its search to "
+                "--depth stands")
     if res is None:
         return "the budget ran out before it started"
     n, what = (res.examples, "example") if engine == "stateful" else (res.states, "state")
@@ -487,13 +493,15 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
     gen = run_configs(target, runnable, engines, args, start)
     try:
         for (i, phase), run in gen:
-            engine = "explore" if phase == "deepen" else phase
-            if phase == "deepen" and run[0] is None:
-                # the budget ran out before the deeper search started: the
-                # search to --depth stands, and the cut is reported
-                runs[i, engine] = (runs[i, engine][0], True)
+            if phase == "deepen" and (run[0] is None or run[1]):
+                # the budget ran out before the deeper search ended: the
+                # search to --depth stands, and the cut is reported as the
+                # deeper search's
+                runs[i, "deepen"] = run
+            elif phase == "deepen":
+                runs[i, "explore"] = run
             else:
-                runs[i, engine] = run
+                runs[i, phase] = run
             new = _unseen(run[0], shown)
             if stream and new:
                 stream(target, runnable[i], new)
@@ -541,7 +549,7 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
     smt = {"proved": 0, "refuted": 0, "unknown": 0, "states": 0, "unknown_reasons": []}
     for i, cfg in enumerate(runnable):
         results = {e: runs.get((i, e), (None, False))[0] for e in engines}
-        for e in engines:
+        for e in phases(engines):
             if runs.get((i, e), (None, False))[1]:
                 cut.append({"config": cfg.short(), "engine": e,
                             "reason": _cut_reason(e, results[e])})
@@ -620,6 +628,11 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
         if beyond:
             raised += (f" (a stateful counterexample of {beyond} calls is beyond "
                        f"the bound)")
+        cut_deeper = sum(c["engine"] == "deepen" for c in cut)
+        if cut_deeper:
+            raised += (f" (the search one call deeper for a longer stateful "
+                       f"counterexample was cut by the budget on {cut_deeper} "
+                       f"configuration{'s' if cut_deeper != 1 else ''})")
         merged = sum(x.stale == "merged" for x in explored)
         parts.append(f"{kind} to depth {args.depth}{raised}: {states} states, "
                      f"{sum(x.transitions for x in explored)} transitions, stale struct "

@@ -77,9 +77,21 @@ class BudgetSpent(KeyboardInterrupt):
 
 
 def signature(invariant: str, message: str) -> tuple:
-    """A problem with its numbers and addresses blanked: the same defect
-    seen at another pfn or address has the same signature."""
-    return invariant, re.sub(r"0x[0-9a-f]+|\d+", "#", message)
+    """The mechanism of a problem: (invariant, what went wrong where).
+
+    The same defect seen at another pfn, address, order or flag word, or
+    through the other flavour of the vcompound API (an address from
+    __alloc_vcompound or a page from alloc_vcompound: the same object),
+    has the same signature; reports are deduplicated by it and the
+    engines' rounds exclude by it.  For the kernel's own reports
+    (kernel_reported_no_errors: "KIND in FUNCTION: text") that is the
+    kind, the kernel function and its report; for the other invariants,
+    the page role and the relation their message names ("tail pfn # has
+    _count #", "head pfn # is not marked head-only").
+    """
+    text = re.sub(r"0x[0-9a-f]+|\d+", "#", message)
+    text = re.sub(r"\bvcompound_page\b|\bvcompound\b(?= # order)", "<vcompound>", text)
+    return invariant, text
 
 
 def shortest_lengths(violations) -> dict:
@@ -358,7 +370,8 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
 
     With ``rounds`` > 1, each round after a failure runs again with the
     signatures already found excluded, so one defect does not hide the
-    next; rounds use seeds seed, seed+1, ...  ``exclude``: signatures that
+    next; rounds use seeds seed, seed+1, ...  ``rounds=None``: until a
+    round finds nothing new (or the budget ends).  ``exclude``: signatures that
     other engines already found on this build, excluded from the first
     round on, so the sample looks for what they did not find.
 
@@ -371,7 +384,8 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
     deadline = None if budget is None else start + budget
     total = RunResult()
     exclude = set(exclude)
-    for r in range(rounds):
+    r = 0
+    while rounds is None or r < rounds:
         res = _run_once(target, cfg, seed + r, max_examples, steps, frozenset(exclude),
                         call_timeout, deadline)
         total.examples += res.examples
@@ -380,10 +394,12 @@ def run_stateful(target, cfg, seed=0, max_examples=100, steps=25,
         if not res.complete:
             total.complete = False
             break
-        if not res.violations:
-            break
-        exclude.update(signature(v.invariant, v.message) for v in res.violations)
-        exclude.update(res.all_signatures)
+        new = ({signature(v.invariant, v.message) for v in res.violations}
+               | set(res.all_signatures)) - exclude
+        if not new:
+            break                         # nothing new: the rounds are over
+        exclude |= new
+        r += 1
     total.seconds = time.monotonic() - start
     for v in total.violations:
         v.strength = strength(total)
