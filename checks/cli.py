@@ -589,8 +589,11 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
         verdict = "unknown"
     else:
         verdict = "pass"
-    strength = _strength(args, engines, cut, examples, steps, explored, smt, done,
+    ran = [e for e in engines if any(n == e for (_i, n) in runs)]
+    strength = _strength(args, ran, cut, examples, steps, explored, smt, done,
                          buildable)
+    if len(ran) < len(engines):
+        strength += "; not run: " + ", ".join(e for e in engines if e not in ran)
     return {"target": target.name, "verdict": verdict, "violations": violations,
             "stats": {"engine": args.engine, "strength": strength,
                       "examples": examples, "steps": steps,
