@@ -552,7 +552,7 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
         for e in phases(engines):
             if runs.get((i, e), (None, False))[1]:
                 cut.append({"config": cfg.short(), "engine": e,
-                            "reason": _cut_reason(e, results[e])})
+                            "reason": _cut_reason(e, runs[i, e][0])})
         if args.verbose:
             for name, res in results.items():
                 if res is not None:

@@ -354,3 +354,30 @@ def test_explore_is_told_the_stateful_lengths_and_goes_deeper(capsys):
 def test_engine_list_rejects_an_unknown_engine(capsys):
     code, _out, err = run(capsys, "check", "base", "--engine", "stateful,nope")
     assert code == 2 and "'nope'" in err
+
+
+def test_a_cut_deeper_search_is_listed_and_the_search_to_depth_stands(capsys,
+                                                                      monkeypatch):
+    """The stateful engine finds a counterexample longer than --depth that
+    explore missed, and the budget ends before explore's search one call
+    deeper: explore's search to --depth stands (not partial), the cut is
+    its own line ("deepen"), and the verdict is still the violation's."""
+    from vcpcheck.checks import cli
+    real = cli.run_engine
+
+    def no_time_to_deepen(target, cfg, engine, deadline, args, told=None):
+        if engine == "deepen":
+            return None, True
+        return real(target, cfg, engine, deadline, args, told)
+    monkeypatch.setattr(cli, "run_engine", no_time_to_deepen)
+    argv = ["check", "v3", "--json", "--depth", "1", "--config", "ARCH=x86_64",
+            "--config", "PREEMPT=n", "--config", "VFALLBACK_ALWAYS=y", "--jobs", "1",
+            "--engine", "explore,stateful", "--examples", "20", "--rounds", "1"]
+    code, out, _ = run(capsys, *argv)
+    r = json.loads(out)["targets"][0]
+    assert code == 1 and r["verdict"] == "fail"
+    cut = r["stats"]["budget_ran_out"]
+    assert [c["engine"] for c in cut] == ["deepen"]
+    assert "its search to --depth stands" in cut[0]["reason"]
+    strength = r["stats"]["strength"]
+    assert "exhaustive to depth 1" in strength and "cut by the budget on 1" in strength
