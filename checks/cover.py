@@ -197,6 +197,16 @@ def _missing_branches(path, arcs, spans) -> dict:
     return out
 
 
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _shown(path) -> str:
+    """A file as the report names it: relative to vcpcheck's tree if in it."""
+    if path.startswith(_ROOT + os.sep):
+        return os.path.relpath(path, _ROOT)
+    return path
+
+
 def report(target, cfgs, collected) -> dict:
     """--coverage's figures per engine, for stats["coverage"]."""
     names, series = set(), {}
@@ -215,7 +225,7 @@ def report(target, cfgs, collected) -> dict:
         for path, fns in sorted(by_file.items()):
             for name, pairs in _missing_branches(
                     path, collected.arcs.get(engine, {}).get(path, ()), fns).items():
-                branches[name] = {"file": os.path.relpath(path), "arcs": pairs}
+                branches[name] = {"file": _shown(path), "arcs": pairs}
         out[engine] = {"functions": len(names),
                        "called": sum(1 for n in names if calls.get(n)),
                        "calls": dict(sorted(calls.items())),

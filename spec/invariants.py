@@ -70,7 +70,9 @@ def free_blocks(k) -> list[tuple]:
     for z in k.zones:
         for o in range(k.MAX_ORDER):
             for p in free_list_pages(k, z, o):
-                if p is not None:
+                # a corrupt list ends in its wild link and None (reported
+                # by free_lists_consistent): no block there
+                if p is not None and 0 <= p < k.nr_pages:
                     out.append((z, o, p))
     return out
 
@@ -244,7 +246,8 @@ def free_lists_consistent(k, ledger) -> list[str]:
             if pages and pages[-1] is None:
                 out.append(f"zone {z.name} free_area[{o}]: list is corrupt "
                            f"(cycle or link outside mem_map)")
-                pages = pages[:-1]
+                # the wild link itself is listed before the None: no pfn
+                pages = [p for p in pages[:-1] if 0 <= p < k.nr_pages]
             prev = z.sentinel(o)
             for p in pages:
                 if k.lru_prev[p] != prev:

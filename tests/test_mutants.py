@@ -67,3 +67,24 @@ def test_the_mutated_copy_is_what_the_variant_runs(tmp_path):
         assert len(buddies) > len([p for p in range(good.nr_pages) if good.PageBuddy(p)])
     finally:
         TARGETS.pop(path, None)
+
+
+def test_a_wild_free_list_link_is_reported_not_a_crash():
+    """Found by the mutant combined_index_or: a free list whose last link
+    points far outside mem_map made free_lists_consistent index the page
+    arrays with it (IndexError, so vcpcheck exited 2 instead of reporting).
+
+        free_area[2]:  head -> 12 -> 8 -> 4 -> 0 -> (wild link 2^40)
+
+    Expect the list reported corrupt, and no block at the wild link."""
+    from vcpcheck.impl.kconfig import Kconfig
+    from vcpcheck.impl.kernel import Kernel
+    from vcpcheck.spec.invariants import free_blocks, free_lists_consistent
+    k = Kernel(Kconfig.make(mem_pages=16, FORCE_MAX_ZONEORDER=3))
+    z = k.zones[0]
+    last = z.head_prev[2]
+    k.lru_next[last] = 1 << 40
+    problems = free_lists_consistent(k, None)
+    assert "zone Normal free_area[2]: list is corrupt (cycle or link outside mem_map)" \
+        in problems
+    assert all(0 <= p < k.nr_pages for _z, _o, p in free_blocks(k))
