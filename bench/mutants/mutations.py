@@ -110,7 +110,14 @@ MUTATIONS = [
          function="__rmqueue_smallest",
          snippet="for current_order in range(order, k.MAX_ORDER):",
          replacement="for current_order in range(order, k.MAX_ORDER - 1):",
-         description="__rmqueue_smallest never looks at the top-order free list"),
+         description="__rmqueue_smallest never looks at the top-order free list",
+         survives="needs a property the checker lacks: after boot every free page "
+                  "is in a top-order block (4 blocks of order 2 at the checking "
+                  "bound), so every allocation from the booted kernel fails; NULL "
+                  "is a legal answer to every call and no invariant says an "
+                  "allocation must succeed when a free block fits.  Only the "
+                  "fragmented start (pin splits the blocks) allocates at all.  A "
+                  "'no spurious failure' property would kill it"),
     # --- expand ------------------------------------------------------------------------
     dict(name="expand_order_low", module="impl.page_alloc", function="expand",
          snippet="k.set_page_order(page + size, high)",
@@ -161,8 +168,11 @@ MUTATIONS = [
          description="prep_new_page does not clear page->private",
          survives="equivalent at every bound: every page prep_new_page is given "
                   "comes from __rmqueue_smallest, whose rmv_page_order() has "
-                  "already set private to 0 (or from pin_free_page, likewise), "
-                  "so the store writes the value already there"),
+                  "already set private to 0, so the store writes the value "
+                  "already there; a page pin_free_page takes from inside a "
+                  "block may keep a stale private word (a former tail's "
+                  "first_page), but nothing reads the private word of an "
+                  "order-0 allocated page (spec/liveness.py: a stale word)"),
     dict(name="free_pages_check_ignores_count", module="impl.page_alloc",
          function="free_pages_check",
          snippet=" or k.page_count(page) != 0", replacement="",
@@ -183,12 +193,22 @@ MUTATIONS = [
          snippet="if free_pages <= min_:                   # lowmem_reserve",
          replacement="if free_pages < min_:                    # lowmem_reserve",
          description="zone_watermark_ok lets an allocation take the zone down "
-                     "to exactly its watermark"),
+                     "to exactly its watermark",
+         survives="equivalent at the checking bound, whose watermark_pages is 0: "
+                  "with min 0 the test refuses exactly when no free block of the "
+                  "order is left, when __rmqueue_smallest fails anyway; a bound "
+                  "with --config watermark_pages=N > 0 would make it differ, and "
+                  "even then no invariant states the watermark"),
     dict(name="watermark_orders_unweighted", module="impl.page_alloc",
          function="zone_watermark_ok",
          snippet="free_pages -= z.nr_free[o] << o", replacement="free_pages -= z.nr_free[o]",
          description="zone_watermark_ok discounts small blocks by count, not "
-                     "by pages"),
+                     "by pages",
+         survives="equivalent at the checking bound (watermark_pages 0): the "
+                  "mutant only lets more requests through to __rmqueue_smallest, "
+                  "which fails when no block of the order is free, as the "
+                  "kernel's test had said; needs watermark_pages > 0 and a "
+                  "watermark invariant"),
     # --- refcounts and compound helpers (mm.h) ---------------------------------------------
     dict(name="compound_head_on_compound", module="impl.mm", function="compound_head",
          snippet="if k.PageTail(page):", replacement="if k.PageCompound(page):",
@@ -196,11 +216,11 @@ MUTATIONS = [
     dict(name="put_page_testzero_le", module="impl.mm", function="put_page_testzero",
          snippet="return k._count[page] == 0", replacement="return k._count[page] <= 0",
          description="put_page_testzero reports zero for a negative count too",
-         survives="equivalent at every bound the checker runs: with DEBUG_VM "
-                  "the VM_BUG_ON before the decrement stops at a count of 0, so "
-                  "the count is never negative when the test runs; without "
-                  "DEBUG_VM a double free that makes it negative is already "
-                  "an oops or bad_page elsewhere on the paths the API reaches"),
+         survives="equivalent in the default check: every configuration of it "
+                  "has DEBUG_VM=y, whose VM_BUG_ON stops at a count of 0 before "
+                  "the decrement, so the count is never negative when tested; "
+                  "with DEBUG_VM=n it would take a double put, which no call "
+                  "the callers' API allows makes (frees are of live objects)"),
     dict(name="compound_order_dtor_word", module="impl.mm", function="compound_order",
          snippet='return k.lru_prev[k.deref(page + 1, "compound_order")]',
          replacement='return k.lru_next[k.deref(page + 1, "compound_order")]',
