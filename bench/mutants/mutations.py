@@ -280,7 +280,14 @@ MUTATIONS = [
     # --- kmalloc ---------------------------------------------------------------------------
     dict(name="kmalloc_page_size_large", module="impl.slub", function="__kmalloc",
          snippet="if size > k.PAGE_SIZE:", replacement="if size >= k.PAGE_SIZE:",
-         description="__kmalloc serves a PAGE_SIZE request from kmalloc_large"),
+         description="__kmalloc serves a PAGE_SIZE request from kmalloc_large",
+         survives="equivalent for every invariant: it is reached (the explore "
+                  "engine counts 23,152 states against reference's 22,656: a "
+                  "caller asks for exactly PAGE_SIZE), but a PAGE_SIZE object "
+                  "from kmalloc_large is an order-0 compound-less page that "
+                  "kfree gives back through put_page, so the caller gets a "
+                  "correct object either way; only a property about which "
+                  "allocator serves a size would tell"),
     dict(name="kmalloc_large_no_comp", module="impl.slub", function="kmalloc_large",
          snippet="flags | __GFP_COMP, k.get_order(size)", replacement="flags, k.get_order(size)",
          description="kmalloc_large asks for a non-compound block (kfree's "
@@ -320,11 +327,25 @@ MUTATIONS = [
          function="vcompound_free",
          snippet="if not k.preemptible():", replacement="if k.in_interrupt():",
          description="vcompound_free defers only in interrupt context, not "
-                     "under a spinlock"),
+                     "under a spinlock",
+         survives="needs a check the model lacks: an immediate free runs "
+                  "remove_vm_area, unmap_kernel_range, free_hot_page and kfree, "
+                  "and none of them checks its context in the model (2.6.25's "
+                  "vfree has BUG_ON(in_interrupt()), but remove_vm_area has none: "
+                  "the hazards are vmlist_lock, a write_lock that is not irq-safe, "
+                  "and the TLB flush IPI with interrupts off, neither modelled); "
+                  "so a free under a spinlock leaves the same state whether it "
+                  "is deferred or not.  A might_sleep or lock-context check in "
+                  "unmap_kernel_range / __remove_vm_area would kill it"),
     dict(name="vcompound_free_never_defers", module="impl.series.reference",
          function="vcompound_free",
          snippet="if not k.preemptible():", replacement="if False:",
-         description="vcompound_free always frees at once, in any context"),
+         description="vcompound_free always frees at once, in any context",
+         survives="as vcompound_free_defer_in_irq_only, and in interrupt "
+                  "context too: the immediate free path checks no context in "
+                  "the model (remove_vm_area has no BUG_ON(in_interrupt()); the "
+                  "TLB flush and vmlist_lock are not modelled), so the deferred "
+                  "free, the point of V3's keventd work, is not checked at all"),
     dict(name="head_page_no_compound_head", module="impl.series.reference",
          function="vcompound_head_page",
          snippet="else k.compound_head(page)", replacement="else page",
@@ -343,7 +364,12 @@ MUTATIONS = [
          function="__vcompound_free",
          snippet="    k.private[head] = 0\n", replacement="",
          description="__vcompound_free leaves the vmalloc address in the head's "
-                     "private word"),
+                     "private word",
+         survives="equivalent for what the callers can observe: once the head is "
+                  "free its private word is stale (spec/liveness.py); "
+                  "set_page_order overwrites it if the page heads a free block, "
+                  "prep_new_page clears it on the next allocation, and nothing "
+                  "reads it in between (PageVcompound needs PageHead, cleared)"),
     dict(name="vcompound_free_keeps_tail_flag", module="impl.series.reference",
          function="__vcompound_free",
          snippet='        k.call("__ClearPageTail", tail)\n', replacement="",
@@ -351,7 +377,12 @@ MUTATIONS = [
     dict(name="page_vcompound_any_compound", module="impl.series.reference",
          function="PageVcompound",
          snippet="k.PageHead(page) and", replacement="k.PageCompound(page) and",
-         description="PageVcompound tests PageCompound instead of PageHead"),
+         description="PageVcompound tests PageCompound instead of PageHead",
+         survives="equivalent on both arches: the only pages PageCompound adds "
+                  "are tails, whose private word is first_page, a struct page "
+                  "address in mem_map (vmemmap on x86_64, lowmem on i386), never "
+                  "in the vmalloc range, so is_vmalloc_addr() fails for them as "
+                  "PageHead did"),
     dict(name="compound_order_reads_head", module="impl.series.reference",
          function="compound_order",
          snippet="k.vmalloc_to_page(k.private[page] + k.PAGE_SIZE)",
