@@ -28,7 +28,7 @@ from concurrent.futures.process import BrokenProcessPool
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
-from . import guard, report
+from . import cover, guard, report
 from .formats import check_format_options, run_rows, write_formats
 from .harness import ModelCrash
 from .pool import worker_pool
@@ -182,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also write JUnit XML: a testcase per configuration and "
                          "engine (a violation fails, an incomplete run is an "
                          "error, an unbuildable configuration is skipped)")
+    cp.add_argument("--coverage", action="store_true",
+                    help="after each target's summary, per engine: how many kernel "
+                         "functions it called, the series' and variant's functions "
+                         "it never called and their branches it never took (also "
+                         "in --json stats)")
     cp.add_argument("--format", default="text", metavar="text|ktap",
                     help="stdout: the text report (default) or KTAP version 1")
     cp.add_argument("--graph", metavar="FILE",
@@ -360,7 +365,12 @@ def run_engine(target, cfg, engine, deadline, args, told=None):
 
 
 def _run_one(name, *rest):
-    return run_engine(TARGETS[name], *rest)
+    return _run_measured(TARGETS[name], *rest)
+
+
+def _run_measured(target, *rest):
+    """run_engine, with what it ran attached to the result (cover.py)."""
+    return cover.measured(run_engine, target, *rest)
 
 
 def _told(done, i, phase):
@@ -436,7 +446,7 @@ def run_configs(target, cfgs, engines, args, start):
         return
     for e in phases(engines):
         for i, told in todo(e):
-            done[i, e] = run_engine(target, cfgs[i], e, deadlines[e], args, told)
+            done[i, e] = _run_measured(target, cfgs[i], e, deadlines[e], args, told)
             yield (i, e), done[i, e]
 
 
@@ -488,6 +498,7 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
             runnable.append(cfg)
     engines = selected_engines(args.engine)
     runs, shown, stopped, ran = {}, {}, False, {}
+    collected = cover.Collected()
     if progress:
         progress.begin(target)
     gen = run_configs(target, runnable, engines, args, start)
@@ -502,6 +513,7 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
                 runs[i, "explore"] = run
             else:
                 runs[i, phase] = run
+            collected.add("explore" if phase == "deepen" else phase, run[0])
             new = _unseen(run[0], shown)
             if stream and new:
                 stream(target, runnable[i], new)
@@ -519,6 +531,7 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
         result["stats"]["strength"] += (" (stopped at the first violation: "
                                         "--fail-fast)")
         result["stats"]["fail_fast"] = True
+    cover.attach(result, target, runnable, collected, args)
     return result
 
 
@@ -686,6 +699,8 @@ def print_text(result, streamed=False) -> None:
               f"(--budget {st['budget']:g}s for the target)")
     for reason in (st.get("smt") or {}).get("unknown_reasons", []):
         print(f"  unknown (smt, not a pass): {reason}")
+    for line in cover.text_lines(st):
+        print(line)
     if streamed:
         n = len(result["violations"])
         if n:
@@ -734,6 +749,13 @@ def result_json(r) -> dict:
             "stats": r["stats"]}
 
 
+def _check_coverage_option(args):
+    try:
+        cover.check_options(args)
+    except cover.CoverageError as e:
+        raise UsageError(str(e))
+
+
 def cmd_check(args) -> int:
     from .variants import resolve_target
     overrides = parse_config(args.config)
@@ -747,6 +769,7 @@ def cmd_check(args) -> int:
         except ValueError as e:
             raise UsageError(f"--graph {e}")
     check_format_options(args)
+    _check_coverage_option(args)
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
     progress = Progress(args)
     # KTAP and JSON are documents printed whole at the end; text streams.

@@ -49,6 +49,9 @@ _SLOT = {}               # {pid: this process's slot index}
 _DEPTH = [0]             # nesting of guarded calls in this process
 CALL_TIMEOUT = [10.0]    # seconds a variant call may take (set by the CLI)
 _SIGINT = [False]        # a real Ctrl-C arrived (not a variant's raise)
+# C names of the variant functions called in this process since the last
+# clear() (checks/cover.py: a function no engine called is a warning)
+VARIANT_CALLED: set = set()
 
 
 class VariantCallError(BaseException):
@@ -178,9 +181,11 @@ def guarded(fn, name, path):
     function ``name``, wrapped as the module docstring says."""
     line = getattr(getattr(fn, "__code__", None), "co_firstlineno", "?")
     what = f"{path}:{line}: {name}"
+    called = VARIANT_CALLED
 
     @functools.wraps(fn)
     def call(*args, **kwargs):
+        called.add(name)
         with watching(what, CALL_TIMEOUT[0]):
             try:
                 return fn(*args, **kwargs)

@@ -157,6 +157,8 @@ def patched_symbols(base_symbols_fn, replace, add, source, path):
     """The build's symbol table with the file's functions bound in, each
     run under guard.guarded (untrusted code)."""
     wrapped = {name: guarded(fn, name, path) for name, fn in {**replace, **add}.items()}
+    for name, fn in wrapped.items():
+        fn.__vcpcheck_kind__ = "adds" if name in add else "replaces"   # cover.py
 
     def symbols(cfg):
         table = dict(base_symbols_fn(cfg))

@@ -71,7 +71,9 @@ def free_blocks(k) -> list[tuple]:
         for o in range(k.MAX_ORDER):
             for t in range(z.nr_migratetypes()):
                 for p in free_list_pages(k, z, o, t):
-                    if p is not None:
+                    # a corrupt list ends in its wild link and None (reported
+                    # by free_lists_consistent): no block there
+                    if p is not None and 0 <= p < k.nr_pages:
                         out.append((z, o, p))
     return out
 
@@ -261,7 +263,8 @@ def _check_free_list(k, z, o, t, out) -> int:
     if pages and pages[-1] is None:
         out.append(f"zone {z.name} free_area[{o}]: list is corrupt "
                    f"(cycle or link outside mem_map)")
-        pages = pages[:-1]
+        # the wild link itself is listed before the None: no pfn
+        pages = [p for p in pages[:-1] if 0 <= p < k.nr_pages]
     prev = z.sentinel(o, t)
     for p in pages:
         if k.lru_prev[p] != prev:
