@@ -90,9 +90,10 @@ MUTATIONS = [
          description="list_del (free lists) does not fix the next entry's prev "
                      "link"),
     dict(name="rmqueue_takes_last", module="impl.page_alloc",
-         function="__rmqueue_smallest",
-         snippet="page = zone.head_next[current_order]",
-         replacement="page = zone.head_prev[current_order]",
+         function="free_list_first",
+         via=["__rmqueue_smallest"],
+         snippet="    page = zone.head_next[i]\n",
+         replacement="    page = zone.head_prev[i]\n",
          description="__rmqueue_smallest takes the last block of the free list "
                      "(FIFO) instead of the first (LIFO)",
          survives="equivalent for every invariant: which free block of an order "
