@@ -236,14 +236,20 @@ class Harness:
             self.ledger.add(Allocation("addr", addr, order, gfp=gfp))
         return addr
 
+    def _not_busy(self, i, call):
+        if self._busy(self.ledger.items[i]):
+            raise HarnessError(f"{call}: a page of it is still vmapped")
+
     def free_pages_struct(self, page, order):
         i = self._take("page", page)
+        self._not_busy(i, "__free_pages")
         self._run("__free_pages", (page, order),
                   lambda: self.k.call("__free_pages", page, order))
         self.ledger.remove(i)
 
     def free_pages(self, addr, order):
         i = self._take("addr", addr)
+        self._not_busy(i, "free_pages")
         self._run("free_pages", (addr, order),
                   lambda: self.k.free_pages(addr, order))
         self.ledger.remove(i)
@@ -280,8 +286,7 @@ class Harness:
         i = self.ledger.find("vmalloc", addr)
         if i is None:
             i = self._take("vmap", addr)
-        if self._busy(self.ledger.items[i]):
-            raise HarnessError(f"vfree: a page of {addr:#x} is still vmapped")
+        self._not_busy(i, "vfree")
         self._run("vfree", (addr,), lambda: self.k.vfree(addr))
         self.ledger.remove(i)
 
