@@ -461,10 +461,12 @@ def bound_plan(target, args, overrides) -> list:
     configuration of ``target`` at every bound checked, and the engines
     that run on it.
 
-    With --bound, each bound named runs every engine asked for.  Without
-    it, DEFAULT_BOUND runs every engine and, when explore is asked for,
-    each other bound runs explore alone (cheap: about a second a
-    configuration).  A bound that applies to none of the target's
+    With --bound, each bound named runs every engine asked for, on every
+    configuration.  Without it, DEFAULT_BOUND runs every engine on every
+    configuration and, when explore is asked for, each other bound runs
+    explore alone on one configuration per architecture (x86_64, i386,
+    i386 HIGHMEM: see representatives), so that the default check stays
+    within its time.  A bound that applies to none of the target's
     configurations (lowmem-small without HIGHMEM) adds nothing; a
     configuration whose build fails for a reason already listed at an
     earlier bound is left out (unbuildability does not depend on the
@@ -486,6 +488,8 @@ def bound_plan(target, args, overrides) -> list:
             if n == 0 or chosen:
                 raise UsageError(f"target {target.name} at bound {name}: {e}")
             continue                     # the overrides rule this bound out
+        if n and not chosen:
+            cfgs = representatives(target, cfgs)
         for cfg in cfgs:
             if cfg in seen:
                 continue
@@ -500,6 +504,26 @@ def bound_plan(target, args, overrides) -> list:
         raise UsageError(f"target {target.name}: no configuration at bound "
                          f"{', '.join(chosen or (DEFAULT_BOUND,))}")
     return out
+
+
+def representatives(target, cfgs) -> list:
+    """One buildable configuration per architecture (ARCH, HIGHMEM) of
+    ``cfgs``: the first with the fallback not forced (VFALLBACK_ALWAYS or
+    VIRTUALIZE_ALWAYS n, so explore starts from the booted and the
+    fragmented kernel, reaching the physical and the virtual path) and
+    PREEMPT n; the flag encoding and PREEMPT are checked at DEFAULT_BOUND."""
+    from .explore import FALLBACK_FORCED
+    def rank(cfg):
+        forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
+        return (forced, cfg.PREEMPT)
+    best = {}
+    for cfg in cfgs:
+        if target.try_build(cfg)[1]:
+            continue
+        key = (cfg.ARCH, cfg.HIGHMEM)
+        if key not in best or rank(cfg) < rank(best[key]):
+            best[key] = cfg
+    return [c for c in cfgs if c in best.values()] or cfgs[:1]
 
 
 def _looked(engine, res) -> bool:
@@ -665,16 +689,23 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
 
 
 def _bounds_run(engines, at) -> dict:
-    """{engine: the bounds it ran at, in BOUNDS order}."""
-    return {e: [b for b in BOUNDS if any(b == bound and e in engs
-                                         for bound, engs in at)] for e in engines}
+    """{engine: [(bound, configurations it ran on there)], in BOUNDS order}."""
+    out = {}
+    for e in engines:
+        counts = {b: sum(1 for bound, engs in at if bound == b and e in engs)
+                  for b in BOUNDS}
+        out[e] = [(b, n) for b, n in counts.items() if n]
+    return out
 
 
 def _where(bounds) -> str:
-    """Where an engine ran, for the strength: at bound X, or over N bounds."""
+    """Where an engine ran, for the strength: at bound X, or over N bounds
+    with the configurations at each."""
     if len(bounds) == 1:
-        return f" at bound {bounds[0]}"
-    return f" over {len(bounds)} bounds ({', '.join(bounds)})"
+        return f" at bound {bounds[0][0]}"
+    return (f" over {len(bounds)} bounds ("
+            + ", ".join(f"{b} {n} configuration{'s' if n != 1 else ''}"
+                        for b, n in bounds) + ")")
 
 
 def _planned_rows(rows, runnable, at) -> list:
@@ -690,7 +721,7 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
     """Each engine's part of the strength, marked partial where the budget
     stopped it on some configuration, with the bounds it ran at."""
     stopped = {c["engine"] for c in cut}
-    bounds = bounds or {e: [DEFAULT_BOUND] for e in engines}
+    bounds = bounds or {e: [(DEFAULT_BOUND, done)] for e in engines}
 
     def mark(engine):
         return " (partial: the budget ran out)" if engine in stopped else ""

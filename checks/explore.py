@@ -298,9 +298,10 @@ class KernelModel:
         off, in an interrupt handler), a call outside process context as
         ("in_context", (context, method, *args)):
 
-        - alloc_pages with each of api.EXPLORE_PAGE_GFPS at every order up
-          to MAX_ORDER itself (__GFP_COMP above 0), and GFP_KERNEL order 1
-          without __GFP_COMP; __get_free_pages(GFP_KERNEL) of order 0 and 1;
+        - alloc_pages with each of api.EXPLORE_PAGE_GFPS at its orders, up
+          to MAX_ORDER itself (__GFP_COMP above 0; outside process context
+          orders 0 and 1), and GFP_KERNEL order 1 without __GFP_COMP;
+          __get_free_pages(GFP_KERNEL) of order 0 and 1;
         - a free of each live allocation by its own call (__free_pages,
           free_pages, vfree, vunmap, kfree, unpin, free_vcompound, a forked
           task's exit), and vfree of each vmap() area;
@@ -308,8 +309,9 @@ class KernelModel:
           of any order, a __get_free_pages block, a vmalloc area);
         - vmalloc of 1 and 2 pages; kmalloc(64) with GFP_KERNEL and
           GFP_ATOMIC;
-        - the vcompound API with each of api.EXPLORE_VCOMPOUND_GFPS at every
-          order up to MAX_ORDER itself, and keventd;
+        - the vcompound API with each of api.EXPLORE_VCOMPOUND_GFPS at its
+          orders (GFP_KERNEL at every order up to MAX_ORDER itself), and
+          keventd;
         - each converted user with each of its argument sets; one injected
           fault of each kind; spin_lock/spin_unlock.
         """
@@ -332,8 +334,10 @@ class KernelModel:
     def _page_actions(self, k):
         out = []
         top = self.cfg.FORCE_MAX_ZONEORDER
-        for gfp in api.EXPLORE_PAGE_GFPS:
-            for order in api.orders(top):
+        # outside process context, orders 0 and 1 stand for the others
+        atomic = not api.may_sleep(k)
+        for gfp, which in api.EXPLORE_PAGE_GFPS:
+            for order in api.explore_orders("small" if atomic else which, top):
                 g = gfp | (GFP_COMP if order else 0)
                 if api.pre_alloc_pages(k, g, order):
                     out.append(("alloc_pages", (g, order)))
@@ -386,10 +390,10 @@ class KernelModel:
             if not getattr(k, which):
                 out.append((which, (1,)))
         if self.vcompound:
-            for order in api.orders(self.cfg.FORCE_MAX_ZONEORDER):
-                for gfp in api.EXPLORE_VCOMPOUND_GFPS:
-                    if not api.pre_alloc_vcompound(k, gfp):
-                        continue
+            for gfp, which in api.EXPLORE_VCOMPOUND_GFPS:
+                if not api.pre_alloc_vcompound(k, gfp):
+                    continue
+                for order in api.explore_orders(which, self.cfg.FORCE_MAX_ZONEORDER):
                     out.append(("alloc_vcompound_addr", (gfp, order)))
                     if self.vcompound_page:
                         out.append(("alloc_vcompound", (gfp, order)))

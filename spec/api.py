@@ -99,18 +99,27 @@ def orders(max_order) -> range:
     return range(max_order + 1)
 
 
-# The explore engine's masks: one per class the 2.6.25 allocator tells
-# apart -- sleeping or not (__GFP_WAIT; __GFP_HIGH with GFP_ATOMIC), zeroed
-# (__GFP_ZERO, prep_zero_page), HighMem (__GFP_HIGHMEM, gfp_zone) -- for
-# the page allocator; for the vcompound API the same without HighMem, with
-# __GFP_COMP.  The other bits change nothing the model does but a report
+# The explore engine's calls: one per class of mask the 2.6.25 allocator
+# tells apart -- sleeping or not (__GFP_WAIT; __GFP_HIGH with GFP_ATOMIC),
+# zeroed (__GFP_ZERO, prep_zero_page), HighMem (__GFP_HIGHMEM, gfp_zone),
+# compound (__GFP_COMP) -- as (mask, orders): "all" is every order up to
+# MAX_ORDER itself (``orders``), "small" orders 0 and 1 (the zeroing, the
+# zone and the compound metadata do not depend on the order beyond that).
+# The other bits change nothing the model does but a report
 # (__GFP_NOWARN) or a retry it does not model (__GFP_NORETRY,
-# __GFP_REPEAT, __GFP_NOFAIL); the stateful engine samples them from the
-# whole domain (GFP_BASES with any GFP_MODIFIERS).
-EXPLORE_PAGE_GFPS = (GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | __GFP_ZERO,
-                     GFP_HIGHUSER | __GFP_ZERO)
-EXPLORE_VCOMPOUND_GFPS = (GFP_KERNEL, GFP_KERNEL | __GFP_ZERO, GFP_KERNEL | __GFP_COMP,
-                          GFP_ATOMIC)
+# __GFP_REPEAT, __GFP_NOFAIL); the stateful engine samples them, and every
+# order, from the whole domain (GFP_BASES with any GFP_MODIFIERS).
+EXPLORE_PAGE_GFPS = ((GFP_KERNEL, "all"), (GFP_ATOMIC, "all"),
+                     (GFP_KERNEL | __GFP_ZERO, "order 0"),
+                     (GFP_HIGHUSER | __GFP_ZERO, "order 0"))
+EXPLORE_VCOMPOUND_GFPS = ((GFP_KERNEL, "all"), (GFP_KERNEL | __GFP_ZERO, "small"),
+                          (GFP_KERNEL | __GFP_COMP, "order 1"), (GFP_ATOMIC, "order 1"))
+
+
+def explore_orders(which, max_order) -> range:
+    """The orders an EXPLORE_*_GFPS entry stands for."""
+    return {"all": orders(max_order), "small": range(min(2, max_order + 1)),
+            "order 0": range(1), "order 1": range(1, 2)}[which]
 
 
 def may_sleep(k) -> bool:
