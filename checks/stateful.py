@@ -3,8 +3,11 @@
 Rules are the kernel calls a caller makes (allocate and free plain and
 compound pages, vmalloc/vfree, vmap/vunmap, kmalloc/kfree, get/put_page),
 plus the environment (pin pages to fragment memory, inject allocation
-faults, change context).  A rule whose call the contract (spec/api.py)
-forbids in the current context does nothing.  After every step every
+faults, change context: spinlock, interrupts off, interrupt handler).
+Arguments are drawn from the whole legal domain of spec/api.py: any gfp
+mask of gfp.h's bases and modifiers, every order up to MAX_ORDER itself,
+vmap of any page the caller holds, vfree of a vmap area.  A rule whose
+call the contract forbids in the current context does nothing.  After every step every
 invariant is checked; Hypothesis shrinks a failure to a short sequence,
 and the harness trace of the shrunk run is what gets reported.
 """
