@@ -495,9 +495,9 @@ def bound_plan(target, args, overrides) -> list:
                 continue
             seen.add(cfg)
             why = target.try_build(cfg)[1]
-            if why and why in reasons:
-                continue
-            if why:
+            if why and n and why in reasons:
+                continue                 # listed at the first bound already
+            if why and not n:
                 reasons.add(why)
             out.append((cfg, name, engs, why))
     if not out:
@@ -849,6 +849,8 @@ def cmd_check(args) -> int:
             check_suffix(args.graph)
         except ValueError as e:
             raise UsageError(f"--graph {e}")
+        # one graph per configuration checked: at main unless --bound names others
+        args.bound = args.bound or (DEFAULT_BOUND,)
     check_format_options(args)
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]
     progress = Progress(args)

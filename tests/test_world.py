@@ -147,7 +147,7 @@ def test_explore_tries_every_free_in_every_context_it_is_legal_in():
     for ctx in ("spinlock", "irqs-off", "interrupt"):
         assert ("in_context", (ctx, "free_pages_struct", page, 0)) in acts
         assert ("in_context", (ctx, "free_vcompound_addr", addr)) in acts
-        assert ("in_context", (ctx, "alloc_pages", GFP_ATOMIC | __GFP_COMP, 3)) in acts
+        assert ("in_context", (ctx, "alloc_pages", GFP_ATOMIC | __GFP_COMP, 1)) in acts
     assert ("in_context", ("spinlock", "vfree", area)) in acts
     assert not {("in_context", (c, "vfree", area)) for c in ("irqs-off", "interrupt")} & acts
     assert ("alloc_vcompound_addr", (GFP_KERNEL, 3)) in acts          # = MAX_ORDER
@@ -238,10 +238,13 @@ def test_check_reports_each_engine_at_its_bounds(capsys):
                  "--jobs", "1"])
     r = json.loads(capsys.readouterr().out)["targets"][0]
     assert code == 0 and r["verdict"] == "pass"
-    # lowmem-small applies to HIGHMEM only: 7 bounds here
+    # lowmem-small applies to HIGHMEM only: 7 bounds here, one
+    # configuration at each
     assert r["stats"]["strength"].startswith(
-        "exhaustive to depth 1 over 7 bounds (main, vmalloc-tight, vmalloc-full, "
-        "zone-unaligned, max-order-2, max-order-4, pages-32): ")
+        "exhaustive to depth 1 over 7 bounds (main 1 configuration, vmalloc-tight 1 "
+        "configuration, vmalloc-full 1 configuration, zone-unaligned 1 configuration, "
+        "max-order-2 1 configuration, max-order-4 1 configuration, pages-32 1 "
+        "configuration): ")
     assert set(r["stats"]["bounds"]) == set(BOUNDS) - {"lowmem-small"}
     assert len(r["stats"]["runs"]) == 7
     code = main(["check", "base", "--engine", "explore,stateful", "--depth", "1",
