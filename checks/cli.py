@@ -154,8 +154,9 @@ def _run_options(p, examples=100):
                    help="configurations checked in parallel (processes)")
     p.add_argument("--bound", type=bound_list, default=None, metavar="NAME[,NAME]|all",
                    help=f"the bounds to check at, each with every engine asked for "
-                        f"(default: {DEFAULT_BOUND} with every engine, and the other "
-                        f"bounds with explore only).  The bounds: {_bounds_help()}")
+                        f"on every configuration (default: {DEFAULT_BOUND} so, and "
+                        f"each other bound with explore only, on one configuration "
+                        f"per architecture).  The bounds: {_bounds_help()}")
     p.add_argument("--depth", type=positive_int, default=2,
                    help="explore engine: every call sequence up to this length")
     p.add_argument("--smt-depth", type=positive_int, default=1,

@@ -256,3 +256,24 @@ def test_check_reports_each_engine_at_its_bounds(capsys):
     assert "sampled: " in r["stats"]["strength"]
     assert " at bound max-order-2" in r["stats"]["strength"]
     assert "exhaustive to depth 1 at bound max-order-2" in r["stats"]["strength"]
+
+
+def test_the_default_plan_runs_every_engine_at_main_and_explore_elsewhere():
+    from vcpcheck.checks.cli import bound_plan
+    args = build_parser().parse_args(["check", "reference"])
+    plan = bound_plan(TARGETS["reference"], args, {})
+    main_rows = [p for p in plan if p[1] == "main"]
+    assert len(main_rows) == 14 and all(p[2] == ("explore", "smt", "stateful")
+                                        for p in main_rows)
+    other = [p for p in plan if p[1] != "main"]
+    assert {p[2] for p in other} == {("explore",)}
+    for name in BOUNDS:
+        if name not in ("main", "lowmem-small"):
+            # one per architecture, the fallback not forced, PREEMPT n
+            cfgs = [p[0] for p in other if p[1] == name]
+            assert sorted((c.ARCH, c.HIGHMEM) for c in cfgs) == [
+                ("i386", False), ("i386", True), ("x86_64", False)]
+            assert not any(c.VFALLBACK_ALWAYS or c.PREEMPT for c in cfgs)
+    args = build_parser().parse_args(["check", "reference", "--bound", "max-order-2"])
+    plan = bound_plan(TARGETS["reference"], args, {})
+    assert len(plan) == 14 and {p[1] for p in plan} == {"max-order-2"}
