@@ -155,8 +155,9 @@ def _run_options(p, examples=100):
     p.add_argument("--bound", type=bound_list, default=None, metavar="NAME[,NAME]|all",
                    help=f"the bounds to check at, each with every engine asked for "
                         f"on every configuration (default: {DEFAULT_BOUND} so, and "
-                        f"each other bound with explore only, on one configuration "
-                        f"per architecture).  The bounds: {_bounds_help()}")
+                        f"each other bound with explore only, on one configuration: "
+                        f"i386 HIGHMEM for a bound that moves the lowmem boundary, "
+                        f"x86_64 otherwise).  The bounds: {_bounds_help()}")
     p.add_argument("--depth", type=positive_int, default=2,
                    help="explore engine: every call sequence up to this length")
     p.add_argument("--smt-depth", type=positive_int, default=1,
@@ -465,9 +466,8 @@ def bound_plan(target, args, overrides) -> list:
     With --bound, each bound named runs every engine asked for, on every
     configuration.  Without it, DEFAULT_BOUND runs every engine on every
     configuration and, when explore is asked for, each other bound runs
-    explore alone on one configuration per architecture (x86_64, i386,
-    i386 HIGHMEM: see representatives), so that the default check stays
-    within its time.  A bound that applies to none of the target's
+    explore alone on one configuration (see representatives), so that the
+    default check stays within its time.  A bound that applies to none of the target's
     configurations (lowmem-small without HIGHMEM) adds nothing; a
     configuration whose build fails for a reason already listed at an
     earlier bound is left out (unbuildability does not depend on the
@@ -490,7 +490,7 @@ def bound_plan(target, args, overrides) -> list:
                 raise UsageError(f"target {target.name} at bound {name}: {e}")
             continue                     # the overrides rule this bound out
         if n and not chosen:
-            cfgs = representatives(target, cfgs)
+            cfgs = representatives(target, cfgs, name)
         for cfg in cfgs:
             if cfg in seen:
                 continue
@@ -507,24 +507,25 @@ def bound_plan(target, args, overrides) -> list:
     return out
 
 
-def representatives(target, cfgs) -> list:
-    """One buildable configuration per architecture (ARCH, HIGHMEM) of
-    ``cfgs``: the first with the fallback not forced (VFALLBACK_ALWAYS or
-    VIRTUALIZE_ALWAYS n, so explore starts from the booted and the
-    fragmented kernel, reaching the physical and the virtual path) and
-    PREEMPT n; the flag encoding and PREEMPT are checked at DEFAULT_BOUND."""
+def representatives(target, cfgs, bound) -> list:
+    """The one buildable configuration of ``cfgs`` that a bound other than
+    DEFAULT_BOUND is checked on by default: i386 HIGHMEM for a bound that
+    moves the lowmem/highmem boundary (its zones are what it is about),
+    x86_64 otherwise (the sizes it changes do not depend on the
+    architecture); of those, the first with the fallback not forced
+    (VFALLBACK_ALWAYS or VIRTUALIZE_ALWAYS n, so explore starts from the
+    booted and the fragmented kernel and reaches the physical and the
+    virtual path) and PREEMPT n.  The architectures, the flag encodings
+    and PREEMPT are all checked at DEFAULT_BOUND."""
     from .explore import FALLBACK_FORCED
+    zones = "lowmem_pages" in dict(BOUNDS[bound].params)
+
     def rank(cfg):
         forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
-        return (forced, cfg.PREEMPT)
-    best = {}
-    for cfg in cfgs:
-        if target.try_build(cfg)[1]:
-            continue
-        key = (cfg.ARCH, cfg.HIGHMEM)
-        if key not in best or rank(cfg) < rank(best[key]):
-            best[key] = cfg
-    return [c for c in cfgs if c in best.values()] or cfgs[:1]
+        wanted = (cfg.ARCH, cfg.HIGHMEM) == (("i386", True) if zones else ("x86_64", False))
+        return (not wanted, forced, cfg.PREEMPT)
+    ok = [c for c in cfgs if not target.try_build(c)[1]]
+    return [min(ok, key=rank)] if ok else cfgs[:1]
 
 
 def _looked(engine, res) -> bool:
