@@ -300,8 +300,9 @@ class KernelModel:
 
         - alloc_pages with each of api.EXPLORE_PAGE_GFPS at its orders, up
           to MAX_ORDER itself (__GFP_COMP above 0; outside process context
-          orders 0 and 1), and GFP_KERNEL order 1 without __GFP_COMP;
-          __get_free_pages(GFP_KERNEL) of order 0 and 1;
+          orders 0 and 1; a __GFP_HIGHMEM mask only with a HighMem zone),
+          and GFP_KERNEL order 1 without __GFP_COMP; __get_free_pages
+          (GFP_KERNEL, 0);
         - a free of each live allocation by its own call (__free_pages,
           free_pages, vfree, vunmap, kfree, unpin, free_vcompound, a forked
           task's exit), and vfree of each vmap() area;
@@ -337,15 +338,16 @@ class KernelModel:
         # outside process context, orders 0 and 1 stand for the others
         atomic = not api.may_sleep(k)
         for gfp, which in api.EXPLORE_PAGE_GFPS:
+            if not api.distinct_gfp(k, gfp):
+                continue
             for order in api.explore_orders("small" if atomic else which, top):
                 g = gfp | (GFP_COMP if order else 0)
                 if api.pre_alloc_pages(k, g, order):
                     out.append(("alloc_pages", (g, order)))
         if top > 1 and api.pre_alloc_pages(k, GFP_KERNEL, 1):
             out.append(("alloc_pages", (GFP_KERNEL, 1)))
-        for order in (0, 1):
-            if api.pre_get_free_pages(k, GFP_KERNEL, order):
-                out.append(("get_free_pages", (GFP_KERNEL, order)))
+        if api.pre_get_free_pages(k, GFP_KERNEL, 0):
+            out.append(("get_free_pages", (GFP_KERNEL, 0)))
         return out
 
     def _free_actions(self, h, k):

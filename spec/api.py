@@ -112,8 +112,15 @@ def orders(max_order) -> range:
 EXPLORE_PAGE_GFPS = ((GFP_KERNEL, "all"), (GFP_ATOMIC, "all"),
                      (GFP_KERNEL | __GFP_ZERO, "order 0"),
                      (GFP_HIGHUSER | __GFP_ZERO, "order 0"))
-EXPLORE_VCOMPOUND_GFPS = ((GFP_KERNEL, "all"), (GFP_KERNEL | __GFP_ZERO, "small"),
+EXPLORE_VCOMPOUND_GFPS = ((GFP_KERNEL, "all"), (GFP_KERNEL | __GFP_ZERO, "order 1"),
                           (GFP_KERNEL | __GFP_COMP, "order 1"), (GFP_ATOMIC, "order 1"))
+
+
+def distinct_gfp(k, gfp) -> bool:
+    """Whether the explore engine tries ``gfp`` on ``k``: a __GFP_HIGHMEM
+    mask only where there is a HighMem zone, since gfp_zone() gives every
+    other kernel the same zonelist for it as without (gfp.h#L140-L146)."""
+    return not gfp & __GFP_HIGHMEM or len(k.zones) > 1
 
 
 def explore_orders(which, max_order) -> range:
