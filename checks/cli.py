@@ -33,7 +33,7 @@ from .formats import check_format_options, run_rows, write_formats
 from .harness import ModelCrash
 from .pool import worker_pool
 from .stateful import run_stateful, shortest_lengths
-from .targets import DEFAULT_TARGETS, TARGETS
+from .targets import BOUNDS, DEFAULT_BOUND, DEFAULT_TARGETS, TARGETS
 from .timeouts import Hang
 from .traces import TraceFileError
 from .variants import VariantError
@@ -104,6 +104,24 @@ natural_int = _number(int, 0, True, "a whole number of at least 0")
 positive_seconds = _number(float, 0, False, "a finite number of seconds above 0")
 
 
+def bound_list(text: str) -> tuple:
+    """--bound: one bound of BOUNDS, a comma-separated list of them, or all;
+    in the order of BOUNDS whatever order they are named in."""
+    names = [n.strip() for n in text.split(",")]
+    for n in names:
+        if n not in BOUNDS and n != "all":
+            raise argparse.ArgumentTypeError(
+                f"unknown bound {n!r} (choose from {', '.join(BOUNDS)}, all, or a "
+                f"comma-separated list)")
+    return tuple(BOUNDS) if "all" in names else tuple(b for b in BOUNDS if b in names)
+
+
+def _bounds_help() -> str:
+    """The bounds and what each is for, as argparse help text."""
+    return "; ".join(f"{b.name} ({b.describe()}): {b.purpose}".replace("%", "%%")
+                     for b in BOUNDS.values())
+
+
 def selected_engines(engine: str) -> list:
     """The engines an --engine value names, in the order they run."""
     return [e for e in RUN_ORDER if engine == "all" or e in engine.split(",")]
@@ -136,6 +154,12 @@ def _run_options(p, examples=100):
                         f"as a pass")
     p.add_argument("--jobs", type=positive_int, default=min(2, os.cpu_count() or 1),
                    help="configurations checked in parallel (processes)")
+    p.add_argument("--bound", type=bound_list, default=None, metavar="NAME[,NAME]|all",
+                   help=f"the bounds to check at, each with every engine asked for "
+                        f"on every configuration (default: {DEFAULT_BOUND} so, and "
+                        f"each other bound with explore only, on one configuration: "
+                        f"i386 HIGHMEM for a bound that moves the lowmem boundary, "
+                        f"x86_64 otherwise).  The bounds: {_bounds_help()}")
     p.add_argument("--depth", type=positive_int, default=2,
                    help="explore engine: every call sequence up to this length")
     p.add_argument("--smt-depth", type=positive_int, default=1,
@@ -395,7 +419,7 @@ def _told(done, i, phase):
     return missed or None
 
 
-def run_configs(target, cfgs, engines, args, start):
+def run_configs(target, cfgs, engines, args, start, engines_at=None):
     """((configuration index, phase), (result, cut)) for every phase and
     configuration, phase by phase (see phases and budget_deadlines): every
     configuration's run of one engine is over before the next starts, so
@@ -409,6 +433,8 @@ def run_configs(target, cfgs, engines, args, start):
     process keeps from earlier work, so the results do not depend on the
     split; only the budget, when it runs out, depends on the clock.
     Closing the generator (--fail-fast) ends the workers at once.
+    ``engines_at[i]``: the engines that run on configuration ``i`` (see
+    bound_plan; all of ``engines`` when None).
     """
     deadlines = budget_deadlines(engines, start, args.budget)
     jobs = max(1, min(args.jobs, len(cfgs)))
@@ -417,7 +443,7 @@ def run_configs(target, cfgs, engines, args, start):
     def todo(phase):
         told = {i: _told(done, i, phase) for i in range(len(cfgs))}
         return [(i, told[i]) for i in range(len(cfgs))
-                if phase != "deepen" or told[i]]
+                if (phase != "deepen" or told[i]) and _runs_at(engines_at, i, phase)]
 
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
@@ -448,6 +474,82 @@ def run_configs(target, cfgs, engines, args, start):
         for i, told in todo(e):
             done[i, e] = _run_measured(target, cfgs[i], e, deadlines[e], args, told)
             yield (i, e), done[i, e]
+
+
+def _runs_at(engines_at, i, phase) -> bool:
+    """Whether ``phase`` runs on configuration ``i`` (see bound_plan)."""
+    engine = "explore" if phase == "deepen" else phase
+    return engines_at is None or engine in engines_at[i]
+
+
+def bound_plan(target, args, overrides) -> list:
+    """[(Kconfig, bound name, engines, why unbuildable or None)]: every
+    configuration of ``target`` at every bound checked, and the engines
+    that run on it.
+
+    With --bound, each bound named runs every engine asked for, on every
+    configuration.  Without it, DEFAULT_BOUND runs every engine on every
+    configuration and, when explore is asked for, each other bound runs
+    explore alone on one configuration (see representatives), so that the
+    default check stays within its time.  A bound that applies to none of the target's
+    configurations (lowmem-small without HIGHMEM) adds nothing; a
+    configuration whose build fails for a reason already listed at an
+    earlier bound is left out (unbuildability does not depend on the
+    bound), and so is one an override made equal to an earlier one.
+    """
+    engines = tuple(selected_engines(args.engine))
+    chosen = getattr(args, "bound", None)
+    if chosen:
+        order = [(b, engines) for b in chosen]
+    else:
+        order = [(DEFAULT_BOUND, engines)] + (
+            [(b, ("explore",)) for b in BOUNDS if b != DEFAULT_BOUND]
+            if "explore" in engines else [])
+    out, seen, reasons = [], set(), set()
+    for n, (name, engs) in enumerate(order):
+        try:
+            cfgs = target.configs(overrides, bound=name)
+        except ConfigError as e:
+            if n == 0 or chosen:
+                raise UsageError(f"target {target.name} at bound {name}: {e}")
+            continue                     # the overrides rule this bound out
+        if n and not chosen:
+            cfgs = representatives(target, cfgs, name)
+        for cfg in cfgs:
+            if cfg in seen:
+                continue
+            seen.add(cfg)
+            why = target.try_build(cfg)[1]
+            if why and n and why in reasons:
+                continue                 # listed at the first bound already
+            if why and not n:
+                reasons.add(why)
+            out.append((cfg, name, engs, why))
+    if not out:
+        raise UsageError(f"target {target.name}: no configuration at bound "
+                         f"{', '.join(chosen or (DEFAULT_BOUND,))}")
+    return out
+
+
+def representatives(target, cfgs, bound) -> list:
+    """The one buildable configuration of ``cfgs`` that a bound other than
+    DEFAULT_BOUND is checked on by default: i386 HIGHMEM for a bound that
+    moves the lowmem/highmem boundary (its zones are what it is about),
+    x86_64 otherwise (the sizes it changes do not depend on the
+    architecture); of those, the first with the fallback not forced
+    (VFALLBACK_ALWAYS or VIRTUALIZE_ALWAYS n, so explore starts from the
+    booted and the fragmented kernel and reaches the physical and the
+    virtual path) and PREEMPT n.  The architectures, the flag encodings
+    and PREEMPT are all checked at DEFAULT_BOUND."""
+    from .explore import FALLBACK_FORCED
+    zones = "lowmem_pages" in dict(BOUNDS[bound].params)
+
+    def rank(cfg):
+        forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
+        wanted = (cfg.ARCH, cfg.HIGHMEM) == (("i386", True) if zones else ("x86_64", False))
+        return (not wanted, forced, cfg.PREEMPT)
+    ok = [c for c in cfgs if not target.try_build(c)[1]]
+    return [min(ok, key=rank)] if ok else cfgs[:1]
 
 
 def _looked(engine, res) -> bool:
@@ -484,24 +586,20 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
     violations on a configuration as soon as that run is over (the text
     report prints them then); with --fail-fast the check stops there.
     """
-    try:
-        configs = target.configs(overrides)
-    except ConfigError as e:
-        raise UsageError(f"target {target.name}: {e}")
+    plan = bound_plan(target, args, overrides)
+    configs = [cfg for cfg, _b, _e, _why in plan]
     start = time.monotonic()
-    unbuildable, runnable = [], []
-    for cfg in configs:
-        symbols, why = target.try_build(cfg)
-        if why:
-            unbuildable.append({"config": cfg.short(), "reason": why})
-        else:
-            runnable.append(cfg)
+    unbuildable = [{"config": cfg.short(), "reason": why}
+                   for cfg, _b, _e, why in plan if why]
+    runnable = [cfg for cfg, _b, _e, why in plan if not why]
+    at = [(bound, engs) for _c, bound, engs, why in plan if not why]
     engines = selected_engines(args.engine)
     runs, shown, stopped, ran = {}, {}, False, {}
     collected = cover.Collected()
     if progress:
         progress.begin(target)
-    gen = run_configs(target, runnable, engines, args, start)
+    gen = run_configs(target, runnable, engines, args, start,
+                      [engs for _b, engs in at])
     try:
         for (i, phase), run in gen:
             if phase == "deepen" and (run[0] is None or run[1]):
@@ -526,7 +624,7 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
     finally:
         gen.close()
     result = merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
-                        start)
+                        start, at)
     if stopped:
         result["stats"]["strength"] += (" (stopped at the first violation: "
                                         "--fail-fast)")
@@ -549,11 +647,13 @@ def _unseen(res, shown) -> list:
 
 
 def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
-               start) -> dict:
+               start, at=None) -> dict:
     """One target's result from its runs {(config index, engine): (result,
     cut)}: merged in configuration order and RUN_ORDER, whatever order the
     processes finished in; a run that did not happen (--fail-fast) is
-    missing and counts as not done."""
+    missing and counts as not done.  ``at[i]``: (bound, engines) of
+    configuration ``i`` (bound_plan); None: DEFAULT_BOUND, every engine."""
+    at = at or [(DEFAULT_BOUND, tuple(engines))] * len(runnable)
     violations, examples, steps, done = [], 0, 0, 0
     explored, cut = [], []
     engine_seconds = {e: round(sum(run[0].seconds for (_i, n), run in runs.items()
@@ -561,7 +661,8 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
                       for e in engines}
     smt = {"proved": 0, "refuted": 0, "unknown": 0, "states": 0, "unknown_reasons": []}
     for i, cfg in enumerate(runnable):
-        results = {e: runs.get((i, e), (None, False))[0] for e in engines}
+        results = {e: runs.get((i, e), (None, False))[0] for e in engines
+                   if e in at[i][1]}
         for e in phases(engines):
             if runs.get((i, e), (None, False))[1]:
                 cut.append({"config": cfg.short(), "engine": e,
@@ -604,7 +705,7 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
         verdict = "pass"
     ran = [e for e in engines if any(n == e for (_i, n) in runs)]
     strength = _strength(args, ran, cut, examples, steps, explored, smt, done,
-                         buildable)
+                         buildable, _bounds_run(ran, at))
     if len(ran) < len(engines):
         strength += "; not run: " + ", ".join(e for e in engines if e not in ran)
     return {"target": target.name, "verdict": verdict, "violations": violations,
@@ -615,23 +716,57 @@ def merge_runs(target, args, engines, configs, unbuildable, runnable, runs,
                       "configs_checked": done, "configs": len(configs),
                       "smt": smt if "smt" in engines else None,
                       "unbuildable": unbuildable,
-                      "runs": run_rows(configs, runnable, unbuildable, engines, runs),
+                      "runs": _planned_rows(run_rows(configs, runnable, unbuildable,
+                                                     engines, runs), runnable, at),
+                      "bounds": {name: BOUNDS[name].describe()
+                                 for name in dict.fromkeys(b for b, _e in at)},
                       "budget": args.budget, "budget_ran_out": cut,
                       "engine_seconds": engine_seconds,
                       "seconds": round(time.monotonic() - start, 2),
                       "seed": args.seed}}
 
 
-def _strength(args, engines, cut, examples, steps, explored, smt, done, buildable):
+def _bounds_run(engines, at) -> dict:
+    """{engine: [(bound, configurations it ran on there)], in BOUNDS order}."""
+    out = {}
+    for e in engines:
+        counts = {b: sum(1 for bound, engs in at if bound == b and e in engs)
+                  for b in BOUNDS}
+        out[e] = [(b, n) for b, n in counts.items() if n]
+    return out
+
+
+def _where(bounds) -> str:
+    """Where an engine ran, for the strength: at bound X, or over N bounds
+    with the configurations at each."""
+    if len(bounds) == 1:
+        return f" at bound {bounds[0][0]}"
+    return (f" over {len(bounds)} bounds ("
+            + ", ".join(f"{b} {n} configuration{'s' if n != 1 else ''}"
+                        for b, n in bounds) + ")")
+
+
+def _planned_rows(rows, runnable, at) -> list:
+    """run_rows without the rows of engines bound_plan did not run on a
+    configuration (unbuildable rows stay)."""
+    planned = {(cfg.short(), e) for cfg, (_b, engs) in zip(runnable, at) for e in engs}
+    return [r for r in rows if r["outcome"] == "unbuildable"
+            or (r["config"], r["engine"]) in planned]
+
+
+def _strength(args, engines, cut, examples, steps, explored, smt, done, buildable,
+              bounds=None):
     """Each engine's part of the strength, marked partial where the budget
-    stopped it on some configuration."""
+    stopped it on some configuration, with the bounds it ran at."""
     stopped = {c["engine"] for c in cut}
+    bounds = bounds or {e: [(DEFAULT_BOUND, done)] for e in engines}
 
     def mark(engine):
         return " (partial: the budget ran out)" if engine in stopped else ""
     parts = []
     if "stateful" in engines:
-        parts.append(f"sampled: {examples} examples, {steps} steps{mark('stateful')}")
+        parts.append(f"sampled: {examples} examples, {steps} steps"
+                     f"{_where(bounds['stateful'])}{mark('stateful')}")
     if "explore" in engines:
         states = sum(x.states for x in explored)
         kind = "partial" if "explore" in stopped else "exhaustive"
@@ -650,14 +785,15 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
                        f"counterexample was cut by the budget on {cut_deeper} "
                        f"configuration{'s' if cut_deeper != 1 else ''})")
         merged = sum(x.stale == "merged" for x in explored)
-        parts.append(f"{kind} to depth {args.depth}{raised}: {states} states, "
+        parts.append(f"{kind} to depth {args.depth}{_where(bounds['explore'])}{raised}: "
+                     f"{states} states, "
                      f"{sum(x.transitions for x in explored)} transitions, stale struct "
                      f"page words merged on {merged} of {len(explored)} configurations")
     if "smt" in engines:
         parts.append(f"decided by z3 on {smt['states']} states within "
                      f"{args.smt_depth} call{'s' if args.smt_depth != 1 else ''}: "
                      f"{smt['proved']} proved, {smt['refuted']} refuted, "
-                     f"{smt['unknown']} unknown{mark('smt')}")
+                     f"{smt['unknown']} unknown{_where(bounds['smt'])}{mark('smt')}")
     return (f"{'; '.join(parts)} over {done} of {buildable} buildable "
             f"configurations")
 
@@ -768,6 +904,8 @@ def cmd_check(args) -> int:
             check_suffix(args.graph)
         except ValueError as e:
             raise UsageError(f"--graph {e}")
+        # one graph per configuration checked: at main unless --bound names others
+        args.bound = args.bound or (DEFAULT_BOUND,)
     check_format_options(args)
     _check_coverage_option(args)
     targets = [resolve_target(n) for n in (args.targets or DEFAULT_TARGETS)]

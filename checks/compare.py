@@ -62,6 +62,12 @@ class PairHarness:
     def _mapped_by_vmap(self, page):
         return self.a._mapped_by_vmap(page)
 
+    def _busy(self, a):
+        return self.a._busy(a)
+
+    def held_pages(self):
+        return self.a.held_pages()
+
     def violations(self):
         if self.difference:
             return [("behaviour_differs", self.difference)]

@@ -37,6 +37,7 @@ from vcpcheck.impl import gfp as _gfp
 from vcpcheck.impl.kconfig import PAGE_SIZE
 from vcpcheck.impl.memory import contents_key
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
+from vcpcheck.impl.kernel import Context
 from vcpcheck.spec import api
 from vcpcheck.spec.liveness import FIELDS as STALE_FIELDS, stale_words
 
@@ -283,6 +284,8 @@ class KernelModel:
     def label(self, action) -> str:
         """The action as the harness call a trace prints."""
         call, args = action
+        if call == "in_context":
+            return f"in_context({args[0]!r}, {self.label((args[1], args[2:]))})"
         if call == "client":
             return f"client_{args[0]}({format_args('client', list(args[1:]))})"
         return f"{call}({format_args(_KERNEL_NAMES.get(call, call), list(args))})"
@@ -290,40 +293,76 @@ class KernelModel:
     def actions(self, h: Harness):
         """The calls a caller may make now (spec/api.py), as (method, args).
 
-        The alphabet: alloc_pages (GFP_KERNEL, GFP_ATOMIC; every order,
-        __GFP_COMP above 0); a free of each live allocation (__free_pages,
-        vfree, vunmap, kfree, unpin, free_vcompound, a forked task's exit);
-        vmap of each held order-0 page; vmalloc of 1 and 2 pages; kmalloc
-        64; one injected fault of each kind; the vcompound API (GFP_KERNEL
-        with and without __GFP_ZERO, every order) and keventd; each
-        converted user with each of its argument sets; spin_lock/unlock.
+        The alphabet, each call in every context it is legal in
+        (spec/api.py CONTEXTS: process, under a spinlock, with interrupts
+        off, in an interrupt handler), a call outside process context as
+        ("in_context", (context, method, *args)):
+
+        - alloc_pages with each of api.EXPLORE_PAGE_GFPS at its orders, up
+          to MAX_ORDER itself (__GFP_COMP above 0; outside process context
+          orders 0 and 1; a __GFP_HIGHMEM mask only with a HighMem zone),
+          and GFP_KERNEL order 1 without __GFP_COMP; __get_free_pages
+          (GFP_KERNEL, 0);
+        - a free of each live allocation by its own call (__free_pages,
+          free_pages, vfree, vunmap, kfree, unpin, free_vcompound, a forked
+          task's exit), and vfree of each vmap() area;
+        - vmap of the pages of each allocation the caller holds (a block
+          of any order, a __get_free_pages block, a vmalloc area);
+        - vmalloc of 1 and 2 pages; kmalloc(64) with GFP_KERNEL and
+          GFP_ATOMIC;
+        - the vcompound API with each of api.EXPLORE_VCOMPOUND_GFPS at its
+          orders (GFP_KERNEL at every order up to MAX_ORDER itself), and
+          keventd;
+        - each converted user with each of its argument sets; one injected
+          fault of each kind; spin_lock/spin_unlock.
         """
         if h.dead:
             return []
         k = h.k
-        return self._page_actions(k) + self._free_actions(h, k) + self._call_actions(k)
+        out = self._page_actions(k) + self._free_actions(h, k) + self._call_actions(k)
+        saved = k.ctx
+        try:
+            for name, _enter, _leave in api.CONTEXTS[1:]:
+                k.ctx = _entered(saved, name)
+                out.extend(("in_context", (name, call, *args))
+                           for call, args in self._page_actions(k)
+                           + self._free_actions(h, k) + self._call_actions(k)
+                           if call in _IN_CONTEXT)
+        finally:
+            k.ctx = saved
+        return out
 
     def _page_actions(self, k):
         out = []
-        for gfp in (GFP_KERNEL, GFP_ATOMIC):
-            for order in range(self.cfg.FORCE_MAX_ZONEORDER):
+        top = self.cfg.FORCE_MAX_ZONEORDER
+        # outside process context, orders 0 and 1 stand for the others
+        atomic = not api.may_sleep(k)
+        for gfp, which in api.EXPLORE_PAGE_GFPS:
+            if not api.distinct_gfp(k, gfp):
+                continue
+            for order in api.explore_orders("small" if atomic else which, top):
                 g = gfp | (GFP_COMP if order else 0)
                 if api.pre_alloc_pages(k, g, order):
                     out.append(("alloc_pages", (g, order)))
+        if top > 1 and api.pre_alloc_pages(k, GFP_KERNEL, 1):
+            out.append(("alloc_pages", (GFP_KERNEL, 1)))
+        if api.pre_get_free_pages(k, GFP_KERNEL, 0):
+            out.append(("get_free_pages", (GFP_KERNEL, 0)))
         return out
 
     def _free_actions(self, h, k):
         out = []
         for a in sorted(h.ledger):
-            if a.kind == "page" and not h._mapped_by_vmap(a.handle):
+            busy = h._busy(a)
+            if a.kind == "page" and not busy:
                 out.append(("free_pages_struct", (a.handle, a.order)))
-                # vmap: BUG_ON(in_interrupt()), GFP_KERNEL page tables
-                if a.order == 0 and api.pre_vmalloc(k):
-                    out.append(("vmap", ((a.handle,),)))
-            elif a.kind == "vmalloc" and api.pre_vfree(k):
+            elif a.kind == "addr" and not busy:
+                out.append(("free_pages", (a.handle, a.order)))
+            elif a.kind == "vmalloc" and not busy and api.pre_vfree(k):
                 out.append(("vfree", (a.handle,)))
             elif a.kind == "vmap" and api.pre_vfree(k):
                 out.append(("vunmap", (a.handle,)))
+                out.append(("vfree", (a.handle,)))
             elif a.kind == "kmalloc":
                 out.append(("kfree", (a.handle,)))
             elif a.kind == "pin":
@@ -334,6 +373,11 @@ class KernelModel:
                 out.append(("free_vcompound", (a.handle,)))
             elif a.kind == "client" and a.size == THREAD_SIZE and api.may_sleep(k):
                 out.append(("client", ("exit", a.handle, False)))
+            # vmap: BUG_ON(in_interrupt()), GFP_KERNEL page tables
+            if a.kind in ("page", "addr", "vmalloc") and api.pre_vmap(k):
+                pages = h._pages_of(a)
+                if pages:
+                    out.append(("vmap", (pages,)))
         return out
 
     def _call_actions(self, k):
@@ -341,18 +385,21 @@ class KernelModel:
         if api.pre_vmalloc(k):
             out.append(("vmalloc", (k.PAGE_SIZE,)))
             out.append(("vmalloc", (2 * k.PAGE_SIZE,)))
-        if api.pre_kmalloc(k, GFP_KERNEL):
-            out.append(("kmalloc", (64, GFP_KERNEL)))
+        for gfp in (GFP_KERNEL, GFP_ATOMIC):
+            if api.pre_kmalloc(k, gfp):
+                out.append(("kmalloc", (64, gfp)))
         for which in ("fail_page_alloc", "fail_pt_alloc", "fail_kmalloc"):
             if not getattr(k, which):
                 out.append((which, (1,)))
-        if self.vcompound and api.pre_alloc_vcompound(k):
-            for order in range(self.cfg.FORCE_MAX_ZONEORDER):
-                for gfp in (GFP_KERNEL, GFP_KERNEL | GFP_ZERO):
+        if self.vcompound:
+            for gfp, which in api.EXPLORE_VCOMPOUND_GFPS:
+                if not api.pre_alloc_vcompound(k, gfp):
+                    continue
+                for order in api.explore_orders(which, self.cfg.FORCE_MAX_ZONEORDER):
                     out.append(("alloc_vcompound_addr", (gfp, order)))
                     if self.vcompound_page:
                         out.append(("alloc_vcompound", (gfp, order)))
-            if k.workqueue:
+            if k.workqueue and api.pre_run_workqueue(k):
                 out.append(("run_workqueue", ()))
         if api.may_sleep(k):
             for name in self.clients:
@@ -392,8 +439,29 @@ def fragment(h: Harness, order) -> tuple:
     return tuple(out)
 
 
+# The calls tried in every context (KernelModel.actions): the API calls,
+# not the model's own operations (faults, locks, keventd, the users).
+_IN_CONTEXT = frozenset(("alloc_pages", "get_free_pages", "free_pages_struct",
+                         "free_pages", "vfree", "vunmap", "vmap", "vmalloc", "kmalloc",
+                         "kfree", "unpin", "free_vcompound_addr", "free_vcompound",
+                         "alloc_vcompound_addr", "alloc_vcompound"))
+
+
+def _entered(ctx, name) -> Context:
+    """The execution context after entering ``name`` (spec/api.py
+    CONTEXTS) from ``ctx``, to ask spec/api.py what is legal there."""
+    c = Context(ctx.hardirq, ctx.irqs_disabled, ctx.spin_depth)
+    if name == "spinlock":
+        c.spin_depth += 1
+    elif name == "irqs-off":
+        c.irqs_disabled = True
+    elif name == "interrupt":
+        c.hardirq += 1
+    return c
+
+
 # The kernel's spelling of the harness methods (for printing a call).
-_KERNEL_NAMES = {"free_pages_struct": "__free_pages",
+_KERNEL_NAMES = {"free_pages_struct": "__free_pages", "get_free_pages": "__get_free_pages",
                  "alloc_vcompound_addr": "__alloc_vcompound",
                  "free_vcompound_addr": "__free_vcompound"}
 

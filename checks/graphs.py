@@ -163,7 +163,8 @@ def graph_path(path: str, target: str, cfg, several_targets: bool,
 
 def export_check_graphs(args, targets, results, overrides) -> None:
     """``vcpcheck check --graph FILE``: explore each buildable configuration
-    of each target again, with the state graph recorded, to the same
+    of each target at each --bound (cmd_check makes it main by default)
+    again, with the state graph recorded, to the same
     --depth and within --budget (a partial graph says so in its
     ``complete`` attribute), and write it.  Adds
     ``stats["graphs"]`` to each result; -v names the files on stderr."""
@@ -171,7 +172,8 @@ def export_check_graphs(args, targets, results, overrides) -> None:
     from .explore import run_explore
     start = time.monotonic()
     for t, r in zip(targets, results):
-        cfgs = [c for c in t.configs(overrides) if t.try_build(c)[1] is None]
+        cfgs = [c for b in (getattr(args, "bound", None) or ("main",))
+                for c in t.configs(overrides, bound=b) if t.try_build(c)[1] is None]
         written = []
         for cfg in cfgs:
             left = max(0.0, args.budget - (time.monotonic() - start))

@@ -19,6 +19,7 @@ from vcpcheck.impl.gfp import GFP_KERNEL
 from vcpcheck.impl.kernel import Kernel, KernelOops
 from vcpcheck.impl.page_alloc import pin_free_page
 from vcpcheck.impl.vmalloc import PAGE_KERNEL, VM_MAP
+from vcpcheck.spec.api import CONTEXTS
 from vcpcheck.spec.invariants import all_invariants, check_all
 
 # The invariant that reports the kernel's own BUG/oops, WARN and bad_page.
@@ -212,6 +213,38 @@ class Harness:
     def _mapped_by_vmap(self, page):
         return any(page in a.pages for a in self.ledger if a.kind == "vmap")
 
+    def _pages_of(self, a) -> tuple:
+        """The pfns the caller holds through allocation ``a``, in order:
+        every page of an alloc_pages() or __get_free_pages() block, and the
+        pages a vmalloc() area maps (read from the kernel's PTEs, as
+        vmalloc_to_page() would give them)."""
+        k = self.k
+        if a.kind == "page":
+            return tuple(range(a.handle, a.handle + (1 << a.order)))
+        if a.kind == "addr":
+            first = (a.handle - k.PAGE_OFFSET) >> k.PAGE_SHIFT
+            return tuple(range(first, first + (1 << a.order)))
+        if a.kind == "vmalloc":
+            n = -(-a.size // k.PAGE_SIZE)
+            got = [k.ptes.get((a.handle >> k.PAGE_SHIFT) + i) for i in range(n)]
+            return tuple(p for p in got if p is not None)
+        return ()
+
+    def _busy(self, a) -> bool:
+        """Some page of ``a`` is mapped by a live vmap() of the caller's:
+        freeing ``a`` now would leave that mapping over freed memory."""
+        mapped = {p for v in self.ledger if v.kind == "vmap" for p in v.pages}
+        return bool(mapped.intersection(self._pages_of(a)))
+
+    def held_pages(self) -> dict:
+        """{pfn: allocation} of every page the caller holds that it may
+        vmap() (spec/api.py: in any form)."""
+        out = {}
+        for a in self.ledger:
+            for p in self._pages_of(a):
+                out.setdefault(p, a)
+        return out
+
     # -- page allocator -----------------------------------------------------------
     def alloc_pages(self, gfp, order):
         page = self._run("alloc_pages", (gfp, order),
@@ -227,14 +260,20 @@ class Harness:
             self.ledger.add(Allocation("addr", addr, order, gfp=gfp))
         return addr
 
+    def _not_busy(self, i, call):
+        if self._busy(self.ledger.items[i]):
+            raise HarnessError(f"{call}: a page of it is still vmapped")
+
     def free_pages_struct(self, page, order):
         i = self._take("page", page)
+        self._not_busy(i, "__free_pages")
         self._run("__free_pages", (page, order),
                   lambda: self.k.call("__free_pages", page, order))
         self.ledger.remove(i)
 
     def free_pages(self, addr, order):
         i = self._take("addr", addr)
+        self._not_busy(i, "free_pages")
         self._run("free_pages", (addr, order),
                   lambda: self.k.free_pages(addr, order))
         self.ledger.remove(i)
@@ -266,23 +305,29 @@ class Harness:
         return addr
 
     def vfree(self, addr):
-        i = self._take("vmalloc", addr)
+        """vfree() of a vmalloc() area, or of a vmap() area, which 2.6.25
+        only unmaps (spec/api.py): the pages stay the caller's."""
+        i = self.ledger.find("vmalloc", addr)
+        if i is None:
+            i = self._take("vmap", addr)
+        self._not_busy(i, "vfree")
         self._run("vfree", (addr,), lambda: self.k.vfree(addr))
         self.ledger.remove(i)
 
     def vmap(self, pages):
         """kmalloc an array of the pages, vmap() it, kfree the array.
 
-        The caller maps only order-0 pages it holds (HarnessError
-        otherwise), as a driver vmaps pages it allocated: mapping a page
-        that is free, or part of someone else's block, is a caller bug,
-        not the kernel's.
+        The caller maps only pages it holds, in any form (held_pages:
+        any page of its alloc_pages() or __get_free_pages() blocks or of
+        its vmalloc() areas; HarnessError otherwise), as a driver vmaps
+        pages it allocated: mapping a page that is free, or someone
+        else's, is a caller bug, not the kernel's.
         """
         pages = list(pages)
+        held = self.held_pages()
         for p in pages:
-            if not any(a.kind == "page" and a.handle == p and a.order == 0
-                       for a in self.ledger):
-                raise HarnessError(f"vmap: pfn {p} is not an order-0 page the caller holds")
+            if p not in held:
+                raise HarnessError(f"vmap: pfn {p} is not a page the caller holds")
         k = self.k
 
         def call():
@@ -394,6 +439,24 @@ class Harness:
 
     def _ctx(self, name):
         return self._run(name, (), lambda: getattr(self.k, name)())
+
+    def in_context(self, context, method, *args):
+        """Make the call ``method(*args)`` in ``context`` (spec/api.py
+        CONTEXTS): the calls that enter it, the call, the calls that leave
+        it (unless the kernel oopsed), each traced as itself."""
+        enter, leave = next((e, lv) for name, e, lv in CONTEXTS if name == context)
+        for op in enter:
+            self._ctx(op)
+        if self.dead:
+            return None
+        try:
+            return getattr(self, method)(*args)
+        finally:
+            if not self.dead:
+                for op in leave:
+                    # on_each_cpu() may have turned interrupts on already
+                    # (impl/smp.py); local_irq_enable() is harmless then.
+                    self._ctx(op)
 
     def spin_lock(self):
         self._ctx("spin_lock")

@@ -3,13 +3,18 @@
 Rules are the kernel calls a caller makes (allocate and free plain and
 compound pages, vmalloc/vfree, vmap/vunmap, kmalloc/kfree, get/put_page),
 plus the environment (pin pages to fragment memory, inject allocation
-faults, change context).  A rule whose call the contract (spec/api.py)
-forbids in the current context does nothing.  After every step every
+faults, change context: spinlock, interrupts off, interrupt handler).
+Arguments are drawn from the whole legal domain of spec/api.py: any gfp
+mask of gfp.h's bases and modifiers, every order up to MAX_ORDER itself,
+vmap of any page the caller holds, vfree of a vmap area.  A rule whose
+call the contract forbids in the current context does nothing.  After every step every
 invariant is checked; Hypothesis shrinks a failure to a short sequence,
 and the harness trace of the shrunk run is what gets reported.
 """
 from __future__ import annotations
 
+import functools
+import operator
 import re
 import time
 from contextlib import contextmanager
@@ -32,11 +37,19 @@ from .harness import Harness
 # Class bodies mangle __names, so the machine uses these aliases.
 GFP_COMP, GFP_HIGHMEM, GFP_ZERO = (_gfp.__GFP_COMP, _gfp.__GFP_HIGHMEM,
                                    _gfp.__GFP_ZERO)
-PAGE_GFPS = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO,
-             GFP_KERNEL | GFP_HIGHMEM]
-ADDR_GFPS = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO]
 KMALLOC_SIZES = [8, 64, 4096, 5000, 8192]
-VC_GFPS = [GFP_KERNEL, GFP_KERNEL | GFP_ZERO, GFP_KERNEL | GFP_COMP]
+
+
+def gfp_masks():
+    """Any mask of spec/api.py's domain: a gfp.h base and up to three
+    modifier bits.  The common masks come first, so Hypothesis shrinks
+    towards them; a mask the call or context does not allow is skipped
+    by the rule (spec/api.py), as a caller would not make that call."""
+    common = [GFP_KERNEL, GFP_ATOMIC, GFP_KERNEL | GFP_ZERO, GFP_KERNEL | GFP_HIGHMEM]
+    built = st.builds(lambda base, mods: base | functools.reduce(operator.or_, mods, 0),
+                      st.sampled_from(list(api.GFP_BASES.values())),
+                      st.sets(st.sampled_from(api.GFP_MODIFIERS), max_size=3))
+    return st.one_of(st.sampled_from(common), built)
 
 
 @dataclass
@@ -128,6 +141,10 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
     def sleepable(self):
         return not self.h.dead and api.may_sleep(self.h.k)
 
+    def unmappable(self):
+        # vfree/vunmap: not in interrupt context, interrupts on
+        return alive(self) and api.pre_vfree(self.h.k)
+
     def holds(*kinds, pred=None, sleep=False):
         """Precondition: the kernel is up (and may sleep) and the caller
         holds an allocation of one of ``kinds``."""
@@ -167,8 +184,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
 
         # -- page allocator ---------------------------------------------------
         @precondition(alive)
-        @rule(gfp=st.sampled_from(PAGE_GFPS), order=st.integers(0, max_order - 1),
-              comp=st.booleans())
+        @rule(gfp=gfp_masks(), order=st.integers(0, max_order), comp=st.booleans())
         def alloc_pages(self, gfp, order, comp):
             if comp and order:
                 gfp |= GFP_COMP
@@ -176,8 +192,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
                 self.h.alloc_pages(gfp, order)
 
         @precondition(alive)
-        @rule(gfp=st.sampled_from(ADDR_GFPS), order=st.integers(0, max_order - 1),
-              comp=st.booleans())
+        @rule(gfp=gfp_masks(), order=st.integers(0, max_order), comp=st.booleans())
         def get_free_pages(self, gfp, order, comp):
             if comp and order:
                 gfp |= GFP_COMP
@@ -187,8 +202,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
         @holds("page", pred=lambda a: True)
         @rule(data=st.data())
         def free_page_allocation(self, data):
-            items = [a for a in live(self, "page")
-                     if not self.h._mapped_by_vmap(a.handle)]
+            items = [a for a in live(self, "page") if not self.h._busy(a)]
             if not items or not self._step():
                 return
             a = data.draw(st.sampled_from(items))
@@ -207,11 +221,13 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
             self._step()
             self.h.get_page(a.handle + data.draw(st.integers(0, (1 << a.order) - 1)))
 
-        @holds("addr")
+        @holds("addr", pred=lambda a: True)
         @rule(data=st.data())
         def free_pages(self, data):
-            a = data.draw(st.sampled_from(live(self, "addr")))
-            self._step()
+            items = [a for a in live(self, "addr") if not self.h._busy(a)]
+            if not items or not self._step():
+                return
+            a = data.draw(st.sampled_from(items))
             self.h.free_pages(a.handle, a.order)
 
         # -- vmalloc -------------------------------------------------------------
@@ -221,23 +237,29 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
             self._step()
             self.h.vmalloc(size)
 
-        @holds("vmalloc", sleep=True)
+        @precondition(lambda self: unmappable(self)
+                      and bool(live(self, "vmalloc", "vmap")))
         @rule(data=st.data())
         def vfree(self, data):
-            a = data.draw(st.sampled_from(live(self, "vmalloc")))
-            self._step()
+            # vfree of a vmalloc area, or of a vmap area (spec/api.py)
+            items = [a for a in live(self, "vmalloc", "vmap") if not self.h._busy(a)]
+            if not items or not self._step():
+                return
+            a = data.draw(st.sampled_from(items))
             self.h.vfree(a.handle)
 
-        @holds("page", pred=lambda a: a.order == 0, sleep=True)
+        @precondition(lambda self: alive(self) and api.pre_vmap(self.h.k)
+                      and bool(self.h.held_pages()))
         @rule(data=st.data())
         def vmap(self, data):
-            pages = [a.handle for a in live(self, "page", pred=lambda a: a.order == 0)]
+            # any pages the caller holds, in any form (Harness.held_pages)
+            pages = sorted(self.h.held_pages())
             chosen = data.draw(st.lists(st.sampled_from(pages), min_size=1,
                                         max_size=3, unique=True))
             self._step()
             self.h.vmap(chosen)
 
-        @holds("vmap", sleep=True)
+        @precondition(lambda self: unmappable(self) and bool(live(self, "vmap")))
         @rule(data=st.data())
         def vunmap(self, data):
             a = data.draw(st.sampled_from(live(self, "vmap")))
@@ -246,7 +268,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
 
         # -- kmalloc ---------------------------------------------------------------
         @precondition(alive)
-        @rule(size=st.sampled_from(KMALLOC_SIZES), gfp=st.sampled_from(ADDR_GFPS))
+        @rule(size=st.sampled_from(KMALLOC_SIZES), gfp=gfp_masks())
         def kmalloc(self, size, gfp):
             if self._step() and api.pre_kmalloc(self.h.k, gfp):
                 self.h.kmalloc(size, gfp)
@@ -262,10 +284,10 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
         if has_vcompound:
             @precondition(lambda self: sleepable(self)
                           and api.pre_alloc_vcompound(self.h.k))
-            @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
+            @rule(gfp=gfp_masks(), order=st.integers(0, max_order))
             def alloc_vcompound_addr(self, gfp, order):
-                self._step()
-                self.h.alloc_vcompound_addr(gfp, order)
+                if self._step() and api.pre_alloc_vcompound(self.h.k, gfp):
+                    self.h.alloc_vcompound_addr(gfp, order)
 
             @holds("vcompound")
             @rule(data=st.data())
@@ -283,10 +305,10 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
         if has_vcompound_page:
             @precondition(lambda self: sleepable(self)
                           and api.pre_alloc_vcompound(self.h.k))
-            @rule(gfp=st.sampled_from(VC_GFPS), order=st.integers(0, max_order - 1))
+            @rule(gfp=gfp_masks(), order=st.integers(0, max_order))
             def alloc_vcompound(self, gfp, order):
-                self._step()
-                self.h.alloc_vcompound(gfp, order)
+                if self._step() and api.pre_alloc_vcompound(self.h.k, gfp):
+                    self.h.alloc_vcompound(gfp, order)
 
             @holds("vcompound_page")
             @rule(data=st.data())

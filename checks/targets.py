@@ -18,6 +18,62 @@ from vcpcheck.impl.symbols import KFunc, base_symbols
 CHECK_BOUND = dict(mem_pages=16, FORCE_MAX_ZONEORDER=3, vmalloc_pages=64)
 
 
+@dataclass(frozen=True)
+class Bound:
+    """A small world to check in: model parameters (impl/kconfig.py) put
+    over CHECK_BOUND.  ``applies(combo)``: the Kconfig combinations of a
+    target's matrix the bound changes anything in (None: all of them)."""
+    name: str
+    params: tuple                 # (option, value) pairs over CHECK_BOUND
+    purpose: str
+    applies: Callable | None = None
+
+    def values(self) -> dict:
+        return dict(CHECK_BOUND, **dict(self.params))
+
+    def describe(self) -> str:
+        v = self.values()
+        text = (f"{v['mem_pages']} pages, MAX_ORDER {v['FORCE_MAX_ZONEORDER']}, "
+                f"vmalloc window {v['vmalloc_pages']} pages")
+        if v.get("lowmem_pages"):
+            text += f", lowmem {v['lowmem_pages']} pages with HIGHMEM"
+        return text
+
+
+def _highmem(combo) -> bool:
+    return bool(combo.get("HIGHMEM"))
+
+
+# The bound matrix: each bound is small enough for the explore engine to
+# close depth 2 in about a second per configuration, and each opens a part
+# of the world the others do not reach.  "main" is CHECK_BOUND itself.
+BOUNDS = {b.name: b for b in (
+    Bound("main", (), "the checking bound: every call of the alphabet fits "
+          "twice over, and 4 top-order blocks can be fragmented"),
+    Bound("vmalloc-tight", (("vmalloc_pages", 4),),
+          "a 4-page vmalloc window: one small area and its guard page nearly "
+          "fill it, an order-2 virtual object never fits (vmalloc.c#L276-L281)"),
+    Bound("vmalloc-full", (("vmalloc_pages", 1),),
+          "an exhausted vmalloc window: no area fits (each needs a guard page), "
+          "so vmalloc, vmap and every virtual fallback fail"),
+    Bound("zone-unaligned", (("mem_pages", 14), ("lowmem_pages", 6)),
+          "memory ending inside a MAX_ORDER block; with i386 HIGHMEM the "
+          "lowmem/highmem boundary inside one too, so buddies straddle zones "
+          "(page_is_buddy's zone check, page_alloc.c#L381)"),
+    Bound("lowmem-small", (("lowmem_pages", 4),),
+          "i386 HIGHMEM with one MAX_ORDER block of lowmem: GFP_KERNEL "
+          "exhausts the Normal zone while HighMem is free", _highmem),
+    Bound("max-order-2", (("FORCE_MAX_ZONEORDER", 2),),
+          "MAX_ORDER 2: orders 2 and 3 are at or above MAX_ORDER "
+          "(alloc_pages returns NULL, gfp.h#L180)"),
+    Bound("max-order-4", (("FORCE_MAX_ZONEORDER", 4),),
+          "MAX_ORDER 4: two order-3 blocks, orders up to 3"),
+    Bound("pages-32", (("mem_pages", 32),),
+          "32 pages: 8 top-order blocks, more room before memory runs out"),
+)}
+DEFAULT_BOUND = "main"
+
+
 @dataclass
 class Target:
     name: str
@@ -30,20 +86,25 @@ class Target:
     def has_vcompound(self, symbols) -> bool:
         return bool(self.api) or "__alloc_vcompound" in symbols
 
-    def configs(self, overrides=None) -> list[Kconfig]:
-        """The Kconfig combinations that matter, with overrides applied.
+    def configs(self, overrides=None, bound=DEFAULT_BOUND) -> list[Kconfig]:
+        """The Kconfig combinations that matter, at ``bound`` (a name in
+        BOUNDS), with overrides applied.
 
         Overrides naming an option this target does not have are ignored
         (the caller checks that some target has it); combinations the
-        overrides rule out are dropped.
+        overrides rule out, or the bound does not apply to, are dropped
+        (a bound that applies to none of them gives an empty list).
         """
+        b = BOUNDS[bound]
         from vcpcheck.impl.kconfig import OPTIONS
         series_only = {name for name in OPTIONS if name in _ALL_SERIES_OPTIONS}
         mine = {key: v for key, v in (overrides or {}).items()
                 if key not in series_only or key in self.options}
         out, reasons = [], []
         for combo in self.config_matrix:
-            values = dict(CHECK_BOUND)
+            if b.applies is not None and not b.applies(combo):
+                continue
+            values = b.values()
             values.update(combo)
             values.update(mine)
             try:
@@ -53,7 +114,7 @@ class Target:
                 continue
             if cfg not in out:
                 out.append(cfg)
-        if not out:
+        if not out and (b.applies is None or reasons):
             raise ConfigError("no configuration of this target accepts the "
                               "options given: " + "; ".join(sorted(set(reasons))))
         return out

@@ -69,6 +69,6 @@ def _load_all():
     # Importing the modules registers their functions.
     from . import (page_flags, page, mm, internal, gfp, page_alloc,  # noqa
                    swap, highmem, pgtable, vmalloc, slub, sched, memory,
-                   workqueue)
+                   workqueue, smp)
     from .clients import (thread_info, wait, wait_table, xor,  # noqa
                           slub_loc, e1000, swapfile, inet_hashtables, sparse)

@@ -138,13 +138,15 @@ def unmap_kernel_range(k, addr, size):
     """unmap_kernel_range(): clear the PTEs of [addr, addr+size) (#L78).
 
     The vunmap_p*_range walkers are folded in: absent tables are skipped,
-    table pages stay allocated.
+    table pages stay allocated.  It ends with flush_tlb_kernel_range()
+    (#L87), the cross-CPU flush with its interrupts check (impl/smp.py).
     """
     end = addr + size
     # The BUG_ON sits at mm/vmalloc.c:78 in v2.6.25.
     k.BUG_ON(addr >= end, "unmap_kernel_range", "mm/vmalloc.c:78")
     for a in range(addr, end, k.PAGE_SIZE):
         k.ptes.pop(a >> k.PAGE_SHIFT, None)
+    k.flush_tlb_kernel_range(addr, end)
 
 
 @kfunc(_SRC)

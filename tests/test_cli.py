@@ -336,18 +336,19 @@ def test_explore_is_told_the_stateful_lengths_and_goes_deeper(capsys):
     configuration it searches to depth 2, and the strength says so.  Alone,
     explore stays at the bound it was given."""
     argv = ["check", "v3", "--json", "--depth", "1", "--config", "ARCH=x86_64",
-            "--config", "PREEMPT=n", "--config", "VFALLBACK_ALWAYS=y", "--jobs", "1"]
+            "--config", "PREEMPT=n", "--config", "VFALLBACK_ALWAYS=y", "--jobs", "1",
+            "--bound", "main"]
     code, out, _ = run(capsys, *argv, "--engine", "explore,stateful")
     r = json.loads(out)["targets"][0]
     assert code == 1 and r["stats"]["engine"] == "explore,stateful"
     strength = r["stats"]["strength"]
-    assert "exhaustive to depth 1 (to depth 2 on 1 of 1 configurations" in strength
+    assert "exhaustive to depth 1 at bound main (to depth 2 on 1 of 1 configurations" in strength
     assert "stale struct page words merged on " in strength
     fork = [v for v in r["violations"] if v["message"].startswith("client fork")]
     assert fork and len(fork[0]["trace"]) == 2
     code, out, _ = run(capsys, *argv, "--engine", "explore")
     r = json.loads(out)["targets"][0]
-    assert "exhaustive to depth 1:" in r["stats"]["strength"]
+    assert "exhaustive to depth 1 at bound main:" in r["stats"]["strength"]
     assert not [v for v in r["violations"] if v["message"].startswith("client fork")]
 
 

@@ -75,8 +75,8 @@ def test_canonical_state_ignores_handle_ids():
 
 
 def test_cli_explore_verdict_says_exhaustive(capsys):
-    code = main(["check", "reference", "--engine", "explore", "--json",
+    code = main(["check", "reference", "--engine", "explore", "--json", "--bound", "main",
                  "--config", "ARCH=x86_64", "--config", "PREEMPT=n", "--jobs", "1"])
     out = json.loads(capsys.readouterr().out)["targets"][0]
     assert code == 0 and out["verdict"] == "pass"
-    assert out["stats"]["strength"].startswith("exhaustive to depth 2:")
+    assert out["stats"]["strength"].startswith("exhaustive to depth 2 at bound main:")

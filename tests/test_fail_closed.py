@@ -104,7 +104,7 @@ def test_a_loop_that_swallows_every_exception_is_stopped_on_a_worker(capsys, tmp
         REPLACE = [__alloc_vcompound]
         """)
     code, _out, err, took = run(capsys, "check", path, "--engine", "stateful",
-                                "--call-timeout", "0.5", "--examples", "5",
+                                "--call-timeout", "0.5", "--examples", "30",
                                 "--rounds", "1", "--jobs", "2")
     assert code == 2 and one_error_line(err), err
     assert "__alloc_vcompound did not return within 0.5s" in err and took < 20
@@ -153,7 +153,7 @@ def test_worker_that_exits_is_named(capsys, tmp_path):
         REPLACE = [__alloc_vcompound]
         """)
     code, out, err, _ = run(capsys, "check", path, "--engine", "stateful",
-                            "--examples", "5", "--rounds", "1", "--jobs", "2")
+                            "--examples", "30", "--rounds", "1", "--jobs", "2")
     assert code == 2 and one_error_line(err), err
     assert "a --jobs worker process ended" in err and ":3: __alloc_vcompound" in err
 

@@ -910,3 +910,68 @@ def test_vmallocinfo_lines_on_i386():
     k = make_kernel(ARCH="i386")
     k.vmalloc(2 * P)
     assert k.vmallocinfo() == ["0xc1000000-0xc1003000   12288 pages=2 vmalloc"]
+
+
+# --- the cross-CPU TLB flush behind every unmap (issue 11.3) -------------------------
+#
+# unmap_kernel_range() ends with flush_tlb_kernel_range() (mm/vmalloc.c:87),
+# which on x86 is flush_tlb_all() (include/asm-x86/tlbflush.h:152-156), that
+# is on_each_cpu(do_flush_tlb_all, ...) (arch/x86/kernel/smp_64.c:282-285,
+# smp_32.c:463-466): smp_call_function() first, which WARNs when interrupts
+# are off because the IPI can deadlock (smp_64.c:395, smp_32.c:562), then the
+# local flush under local_irq_disable()/local_irq_enable() (kernel/softirq.c:
+# 654-664), which leaves interrupts on.
+
+SMP_WARN = {"x86_64": "arch/x86/kernel/smp_64.c:395 smp_call_function_mask()",
+            "i386": "arch/x86/kernel/smp_32.c:562 native_smp_call_function_mask()"}
+
+
+def test_vfree_with_interrupts_disabled_warns_in_the_tlb_flush(ka):
+    """
+    |A|g|.|     A = vmalloc(PAGE_SIZE); then local_irq_disable()
+        vfree(A)
+    Expect no BUG (not in_interrupt()), the area and its page freed (the
+    page tables stay), one WARN from smp_call_function's irqs_disabled()
+    check, and interrupts on again afterwards (on_each_cpu's
+    local_irq_enable()).
+    |.|.|.|
+    """
+    a = ka.vmalloc(P)
+    free = ka.nr_free_pages()
+    ka.local_irq_disable()
+    ka.vfree(a)
+    assert ka.vmlist == [] and ka.ptes == {}
+    assert ka.nr_free_pages() == free + 1
+    warns = [e for e in ka.events if e.kind == "WARN"]
+    assert len(warns) == 1 and SMP_WARN[ka.cfg.ARCH] in warns[0].message
+    assert not ka.irqs_disabled()
+
+
+def test_vunmap_under_a_spinlock_with_interrupts_on_is_silent(k):
+    """
+    |p|g|.|     V = vmap([p]); then spin_lock() (interrupts stay on)
+        vunmap(V)
+    Expect the mapping gone, p still the caller's, and no report: vunmap
+    neither sleeps nor needs interrupts off, and on_each_cpu runs the IPI
+    with interrupts on.
+    """
+    p = k.alloc_page(GFP_KERNEL)
+    v = k.vmap(page_array(k, [p]), 1, VM_MAP, PAGE_KERNEL)
+    k.events.clear()
+    k.spin_lock()
+    k.vunmap(v)
+    assert k.vmlist == [] and k.ptes == {} and k.page_count(p) == 1
+    assert k.events == []
+    assert k.ctx.spin_depth == 1
+
+
+def test_vfree_in_process_context_does_not_warn(k):
+    """
+    |A|A|g|     A = vmalloc(2 pages)
+        vfree(A)
+    Expect the TLB flush to run with interrupts on: no report at all.
+    """
+    a = k.vmalloc(2 * P)
+    k.events.clear()
+    k.vfree(a)
+    assert k.vmlist == [] and k.events == []
