@@ -115,7 +115,7 @@ class Harness:
         self.k.api_head_page = self.api["head_page"]
         self.ledger = Ledger()
         self.trace: list[dict] = []
-        self.dead = False
+        self.dead = not self.k.booted          # an oops while booting
         self.call_timeout = None       # seconds per call (variants), or None
 
     # -- recording --------------------------------------------------------------

@@ -567,8 +567,14 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
         elif o.status == "unknown":
             res.unknown.append(f"{ob.query}: {ob.what}: {o.message}")
 
+    booted_dead: list = []
+
     def state(trace, h, calls):
         nonlocal flag_states
+        if not trace and h.dead:
+            # the kernel oopsed while booting: there is nothing to ask z3
+            # about, and the oops is the answer (never a pass)
+            booted_dead.extend(h.violations())
         if "page_flags_match_roles" in queries and not h.dead:
             words.add(h, trace)
             flag_states += 1
@@ -625,5 +631,8 @@ def run_smt(target, cfg, depth=1, budget=None, seed=0, queries=QUERIES,
         entries = o.obligation.trace
         res.violations.append(Violation(o.obligation.query, o.message, entries, cfg,
                                         engine="smt", strength=res.strength))
+    for inv, msg in booted_dead:
+        res.violations.append(Violation(inv, msg, [], cfg, engine="smt",
+                                        strength="the kernel oopsed while booting"))
     return res
 

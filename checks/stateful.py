@@ -175,7 +175,7 @@ def make_machine(target, cfg, record: dict, exclude=frozenset(), call_timeout=No
         def start(self, fault):
             # A fault armed before anything is mapped reaches the first
             # page-table and array allocations, which later steps never redo.
-            if fault:
+            if fault and not self.h.dead:      # dead: it oopsed while booting
                 getattr(self.h, fault)(1)
 
         def _step(self):

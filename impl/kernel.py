@@ -222,7 +222,18 @@ class Kernel:
         from .page_flags import page_flag_bits
         self.__dict__.update(page_flag_bits(self.cfg))
         self.link(symbols if symbols is not None else base_symbols(self.cfg))
-        self.boot()
+        # An oops while booting (BUG() or a Python exception in kernel code,
+        # see python_oops) is in the log and the kernel is down: the checks
+        # report it on the initial state, with an empty trace.
+        self.booted = False
+        try:
+            self.boot()
+            self.booted = True
+        except KernelOops:
+            pass
+        except Exception as e:
+            if self.python_oops(e) is None:
+                raise
 
     # -- linking ----------------------------------------------------------
     def link(self, symbols: dict[str, KFunc]) -> None:

@@ -382,3 +382,24 @@ def test_a_cut_deeper_search_is_listed_and_the_search_to_depth_stands(capsys,
     assert "its search to --depth stands" in cut[0]["reason"]
     strength = r["stats"]["strength"]
     assert "exhaustive to depth 1" in strength and "cut by the budget on 1" in strength
+
+
+def test_an_oops_while_booting_is_a_counterexample_of_no_calls(capsys, tmp_path):
+    """A variant whose kernel code raises while the kernel boots: an oops
+    on the initial state, reported with an empty trace, in every engine."""
+    path = variant(tmp_path, """\
+        BASE = "base"
+        def __free_one_page(k, page, zone, order):
+            return [][page]
+        REPLACE = [__free_one_page]
+        """)
+    for engine in ("explore", "stateful", "smt"):
+        code, out, err = run(capsys, "check", path, "--json", "--bound", "main",
+                             "--engine", engine, "--config", "ARCH=x86_64",
+                             "--config", "PAGEFLAGS_EXTENDED=y", *FAST)
+        assert code == 1 and err == "", (engine, err)
+        (t,) = json.loads(out)["targets"]
+        assert t["verdict"] == "fail", engine
+        assert [v for v in t["violations"]
+                if v["invariant"] == "kernel_reported_no_errors" and v["trace"] == []
+                and "IndexError" in v["message"] and "__free_one_page" in v["message"]]
