@@ -27,6 +27,7 @@ own the first time it runs variant code.
 """
 from __future__ import annotations
 
+import _thread
 import functools
 import multiprocessing
 import os
@@ -237,10 +238,21 @@ def _on_sigint(signum, frame):
     raise KeyboardInterrupt
 
 
+def _unraisable(hook_args):
+    """A Ctrl-C that landed where Python cannot raise (a gc callback, a
+    __del__): it was swallowed with an 'Exception ignored' message.  Say
+    nothing and deliver it again a moment later, outside that context."""
+    if issubclass(hook_args.exc_type, KeyboardInterrupt) and _SIGINT[0]:
+        threading.Timer(0.05, _thread.interrupt_main).start()
+        return
+    sys.__unraisablehook__(hook_args)
+
+
 def _child(conn, run):
     """The forked child: run the command, send its exit status, end."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, _on_sigint)
+    sys.unraisablehook = _unraisable
     out, err = sys.stdout, sys.stderr
     lock = threading.Lock()
     sys.stdout = _Forward(conn, "out", out, lock)

@@ -338,3 +338,23 @@ def test_fuzz_never_passes_without_a_complete_verdict(tmp_path, inv):
 @given(inv=invocations())
 def test_fuzz_longer(tmp_path, inv):
     _fuzz_one(tmp_path, inv)
+
+
+def test_a_ctrl_c_swallowed_in_a_gc_callback_is_delivered_again(monkeypatch):
+    """A SIGINT that lands in a gc callback is swallowed by Python with an
+    'Exception ignored' message: the supervised child prints nothing and
+    delivers it again a moment later (found by a Ctrl-C test on CI)."""
+    import threading
+    import types
+
+    from vcpcheck.checks import guard
+    fired = threading.Event()
+    monkeypatch.setattr(guard._thread, "interrupt_main", fired.set)
+    monkeypatch.setitem(guard._SIGINT, 0, True)
+    printed = []
+    monkeypatch.setattr(sys, "__unraisablehook__", printed.append)
+    guard._unraisable(types.SimpleNamespace(exc_type=KeyboardInterrupt))
+    assert fired.wait(2) and printed == []
+    other = types.SimpleNamespace(exc_type=ValueError)
+    guard._unraisable(other)
+    assert printed == [other]
