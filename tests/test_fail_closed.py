@@ -350,7 +350,7 @@ def test_a_ctrl_c_swallowed_in_a_gc_callback_is_delivered_again(monkeypatch):
     from vcpcheck.checks import guard
     fired = threading.Event()
     monkeypatch.setattr(guard._thread, "interrupt_main", fired.set)
-    monkeypatch.setitem(guard._SIGINT, 0, True)
+    monkeypatch.setattr(guard, "_SIGINT", [True])
     printed = []
     monkeypatch.setattr(sys, "__unraisablehook__", printed.append)
     guard._unraisable(types.SimpleNamespace(exc_type=KeyboardInterrupt))
