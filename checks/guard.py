@@ -48,7 +48,8 @@ EXIT_INTERRUPTED = 130
 _WATCH = None            # the shared slots, once supervise() made them
 _SLOT = {}               # {pid: this process's slot index}
 _DEPTH = [0]             # nesting of guarded calls in this process
-CALL_TIMEOUT = [10.0]    # seconds a variant call may take (set by the CLI)
+DEFAULT_CALL_TIMEOUT = 10.0
+CALL_TIMEOUT = [DEFAULT_CALL_TIMEOUT]   # seconds a variant call may take (the CLI's)
 _SIGINT = [False]        # a real Ctrl-C arrived (not a variant's raise)
 # C names of the variant functions called in this process since the last
 # clear() (checks/cover.py: a function no engine called is a warning)
@@ -286,8 +287,9 @@ def supervise(run, call_timeout=None) -> int:
     global _WATCH
     ctx = multiprocessing.get_context("fork")
     _WATCH = _Watch(ctx)
-    if call_timeout:
-        CALL_TIMEOUT[0] = call_timeout
+    # this command's limit, or the default (a previous command in the same
+    # process, a test, may have set another)
+    CALL_TIMEOUT[0] = call_timeout or DEFAULT_CALL_TIMEOUT
     parent_conn, child_conn = ctx.Pipe(duplex=False)
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
