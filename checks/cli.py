@@ -607,8 +607,10 @@ def check_target(target, args, overrides, progress=None, stream=None) -> dict:
             if phase == "deepen" and (run[0] is None or run[1]):
                 # the budget ran out before the deeper search ended: the
                 # search to --depth stands, and the cut is reported as the
-                # deeper search's
+                # deeper search's; what it found before the cut is kept
                 runs[i, "deepen"] = run
+                if run[0] is not None and (i, "explore") in runs:
+                    runs[i, "explore"][0].violations.extend(run[0].violations)
             elif phase == "deepen":
                 runs[i, "explore"] = run
             else:
