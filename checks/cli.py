@@ -450,27 +450,23 @@ def run_configs(target, cfgs, engines, args, start, engines_at=None):
     if jobs > 1 and TARGETS.get(target.name) is target:
         ctx = multiprocessing.get_context("fork")
         with worker_pool(jobs, ctx) as pool:
-            try:
-                for e in phases(engines):
-                    work = todo(e)
-                    futures = [pool.submit(_run_one, target.name, cfgs[i], e,
-                                           deadlines[e], args, told)
-                               for i, told in work]
-                    for (i, _told_i), fut in zip(work, futures):
-                        try:
-                            done[i, e] = fut.result()
-                        except BrokenProcessPool:
-                            running = guard.last_running()
-                            raise UsageError(
-                                f"{target.name}: a --jobs worker process ended while "
-                                f"running {e} on [{cfgs[i].short()}]"
-                                f"{' in ' + running if running else ''} (os._exit or "
-                                f"a signal in variant code?); nothing is reported "
-                                f"as a pass") from None
-                        yield (i, e), done[i, e]
-            except (KeyboardInterrupt, GeneratorExit):
-                _stop_workers(pool)
-                raise
+            for e in phases(engines):
+                work = todo(e)
+                futures = [pool.submit(_run_one, target.name, cfgs[i], e,
+                                       deadlines[e], args, told)
+                           for i, told in work]
+                for (i, _told_i), fut in zip(work, futures):
+                    try:
+                        done[i, e] = fut.result()
+                    except BrokenProcessPool:
+                        running = guard.last_running()
+                        raise UsageError(
+                            f"{target.name}: a --jobs worker process ended while "
+                            f"running {e} on [{cfgs[i].short()}]"
+                            f"{' in ' + running if running else ''} (os._exit or "
+                            f"a signal in variant code?); nothing is reported "
+                            f"as a pass") from None
+                    yield (i, e), done[i, e]
         return
     for e in phases(engines):
         for i, told in todo(e):
@@ -558,15 +554,6 @@ def _looked(engine, res) -> bool:
     """The engine checked at least one example or state (a run that
     checked nothing proves nothing)."""
     return (res.examples if engine == "stateful" else res.states) > 0
-
-
-def _stop_workers(pool):
-    """Ctrl-C: end the pool's workers now instead of waiting for their
-    configurations to finish (the executor has no public way to)."""
-    procs = list((getattr(pool, "_processes", None) or {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.terminate()
 
 
 def _cut_reason(engine, res) -> str:

@@ -69,9 +69,10 @@ class VariantCallError(BaseException):
         return VariantCallError, (self.message,)
 
 
-def _where(path, tb, fallback) -> str:
-    """'file:line' of the innermost frame of ``tb`` in ``path``."""
-    loc = fallback
+def where_in(path, tb, fallback=None) -> str:
+    """'file:line' of the innermost frame of ``tb`` inside ``path``
+    (``fallback``, or the path alone, if none is)."""
+    loc = fallback or path
     for frame in traceback.extract_tb(tb):
         if os.path.abspath(frame.filename) == os.path.abspath(path):
             loc = f"{path}:{frame.lineno}"
@@ -197,7 +198,7 @@ def guarded(fn, name, path):
                 if _ours(e):
                     raise
                 raise VariantCallError(
-                    f"{_where(path, e.__traceback__, what)}: {name} raised "
+                    f"{where_in(path, e.__traceback__, what)}: {name} raised "
                     f"{type(e).__name__}({', '.join(map(repr, e.args))}); variant "
                     f"code may not exit or interrupt the checker") from None
     call.__vcpcheck_variant__ = path

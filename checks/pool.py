@@ -20,13 +20,15 @@ def _ignore_sigint():
 @contextlib.contextmanager
 def worker_pool(jobs, ctx):
     """A ProcessPoolExecutor of ``jobs`` workers (``ctx``'s start method)
-    whose workers are ended, not waited for, on KeyboardInterrupt."""
+    whose workers are ended, not waited for, on KeyboardInterrupt or when
+    the generator using it is closed (--fail-fast)."""
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx,
                                initializer=_ignore_sigint)
     interrupted = False
     try:
         yield pool
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GeneratorExit):
+        # Ctrl-C, or the generator driving the pool closed (--fail-fast)
         interrupted = True
         # ProcessPoolExecutor has no public way to end running work before
         # Python 3.14 (terminate_workers); its _processes is {pid: Process}.

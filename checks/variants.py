@@ -23,13 +23,12 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
-import traceback
 
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError
 from vcpcheck.impl.symbols import KFunc
 
 from .targets import TARGETS, Target
-from .guard import guarded, watching
+from .guard import guarded, watching, where_in
 from .guard import _ours as _checker_control_flow
 from .timeouts import Hang, time_limit
 
@@ -38,15 +37,6 @@ LOAD_TIMEOUT = float(os.environ.get("VCPCHECK_LOAD_TIMEOUT", "10"))
 
 class VariantError(Exception):
     """A variant or series file that cannot be used (one line, exit 2)."""
-
-
-def where_in(path, tb) -> str:
-    """'file:line' of the innermost frame of ``tb`` inside ``path``."""
-    loc = path
-    for frame in traceback.extract_tb(tb):
-        if os.path.abspath(frame.filename) == os.path.abspath(path):
-            loc = f"{path}:{frame.lineno}"
-    return loc
 
 
 def _import(path):
