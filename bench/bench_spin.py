@@ -119,10 +119,7 @@ def bound_config(npages, max_order, target="base"):
 class BuddyModel(KernelModel):
     """KernelModel with the alphabet cut to the buddy allocator's callers:
     alloc_pages(GFP_KERNEL, order) for every order below MAX_ORDER,
-    __GFP_COMP above 0, and __free_pages of each held allocation.
-    ``deepest`` is the most calls to any state found."""
-
-    deepest = 0
+    __GFP_COMP above 0, and __free_pages of each held allocation."""
 
     def actions(self, h):
         if h.dead:
@@ -137,7 +134,6 @@ class BuddyModel(KernelModel):
         return out
 
     def properties(self, h):
-        self.deepest = max(self.deepest, len(h.trace))
         return h.violations(BUDDY_INVARIANTS)
 
 
@@ -487,7 +483,7 @@ def bench_bound(npages, max_order, cc_opts, unsorted, nohash_cap):
     print(HEADER)
     e = timed_explore(cfg)
     r, m = e.res, e.model
-    closed = r.complete and m.deepest + 1 < CLOSURE and not r.violations
+    closed = r.complete and r.deepest + 1 < CLOSURE and not r.violations
     proj = timed_explore(cfg, ProjectingModel).model.projections
     print(row("explore", "hash", r.states, len(proj), r.transitions,
               r.states / e.run_cpu, e.build, None, e.run, e.total, e.cpu))
@@ -527,7 +523,7 @@ def bench_bound(npages, max_order, cc_opts, unsorted, nohash_cap):
         print(f"{'':8} unsorted: not run at this bound (--unsorted; 8 pages, "
               f"MAX_ORDER 3 has 5.3 million states)")
     print(f"closure: {'frontier emptied' if closed else 'NOT CLOSED'}; explore's deepest "
-          f"state is {m.deepest} calls from boot, the abstract system's {enum.depth} "
+          f"state is {r.deepest} calls from boot, the abstract system's {enum.depth} "
           f"(explore's unmerged states also differ in stale words, which take longer "
           f"histories)")
     sorted_runs = [s for mode, s in runs.items() if mode.startswith("sorted")]

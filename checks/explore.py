@@ -24,6 +24,7 @@ trace: fewest calls, the pins of the fragmented start included.
 from __future__ import annotations
 
 import functools
+import hashlib
 import operator
 import sys
 import time
@@ -39,6 +40,7 @@ from vcpcheck.impl.memory import contents_key
 from vcpcheck.impl.gfp import GFP_ATOMIC, GFP_KERNEL
 from vcpcheck.impl.kernel import Context
 from vcpcheck.spec import api
+from vcpcheck.spec.ledger import KINDS
 from vcpcheck.spec.liveness import FIELDS as STALE_FIELDS, stale_words
 
 from .clients import CLIENTS, available
@@ -211,6 +213,7 @@ class KernelModel:
             "alloc_vcompound" in self.symbols and "free_vcompound" in self.symbols)
         self.clients = available(self.symbols)
         self.ptr_size = self.fresh().k.PTR_SIZE
+        self._parts = _Parts(self.ptr_size)
         # The fallback is taken only when memory is fragmented, unless the
         # version's debugging option forces it: start fragmented as well.
         forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
@@ -234,19 +237,30 @@ class KernelModel:
 
     # Snapshots: bfs keeps states as save() and moves between them with load().
     _work = None                                       # the harness load() reuses
+    _at = None               # the snapshot _work is exactly in now, or None
+    traced = False           # keep each state's trace in its snapshot (tests)
 
-    def save(self, h: Harness) -> HarnessSnapshot:
+    def save(self, h: Harness, like=None) -> HarnessSnapshot:
+        """``h``'s state, without its trace (bfs keeps each state's parent
+        and call instead).  ``like``: the parent's snapshot, whose parts the
+        call left equal are shared (Harness.snapshot), so that the next
+        load() of the parent restores only what the call changed."""
         if self.stale is None:
-            return h.snapshot()
-        a = self.stale
-        a.check()
-        a.on = False
-        try:
-            snap = h.snapshot()
-        finally:
-            a.on = True
-        self._watched(h)
-        return StaleSnapshot(snap, {n: getattr(h.k, n).stale for n in STALE_FIELDS})
+            snap = h.snapshot(like, trace=self.traced)
+        else:
+            a = self.stale
+            a.check()
+            a.on = False
+            try:
+                snap = h.snapshot(like.snap if like is not None else None,
+                                  trace=self.traced)
+            finally:
+                a.on = True
+            self._watched(h)
+            snap = StaleSnapshot(snap, {n: getattr(h.k, n).stale for n in STALE_FIELDS})
+        if h is self._work:
+            self._at = snap
+        return snap
 
     def _watched(self, h):
         """Watch ``h`` if it is not watched yet: an initial state, built by
@@ -256,30 +270,46 @@ class KernelModel:
 
     def load(self, snap: HarnessSnapshot) -> Harness:
         """A harness in the state of ``snap``: the model's one working
-        harness, restored (valid until the next load)."""
+        harness, restored (valid until the next load).  Only what differs
+        from the state it is known to be in (the last save() of it) is
+        put back."""
         if self._work is None:
             self._work = self.fresh()
+            self._at = None
+        at = self._at
         if self.stale is None:
-            self._work.restore(snap)
+            self._work.restore(snap, at)
         else:
-            self._work.restore(snap.snap)
+            self._work.restore(snap.snap, at.snap if at is not None else None)
             self.stale.watch(self._work.k, snap.stale)
+        self._at = snap
         return self._work
 
     def step(self, h: Harness, action) -> None:
         """Take ``action`` on ``h`` in place (HarnessError if refused)."""
+        if h is self._work:
+            self._at = None
         call, args = action
         getattr(h, call)(*args)
         if self.stale is not None:
             self.stale.after_call(h.k)
 
     def key(self, snap: HarnessSnapshot):
+        """The canonical key of a state (canonical_snapshot): equal for
+        states that behave alike, and made of ints, tuples, frozensets and
+        bools only, so that its hash() is the same in every process
+        (str and, before Python 3.12, None hash differently per process)."""
         if self.stale is None:
-            return canonical_snapshot(snap, self.ptr_size)
-        key = list(canonical_snapshot(snap.snap, self.ptr_size))
+            return canonical_snapshot(snap, self.ptr_size, self._parts)
+        key = list(canonical_snapshot(snap.snap, self.ptr_size, self._parts))
         for name, at in _KEY_AT.items():
             key[at] = _blank(key[at], snap.stale[name])
         return tuple(key)
+
+    def fingerprint(self, snap: HarnessSnapshot) -> int:
+        """A 64-bit fingerprint of key(snap): hash() of a key of ints,
+        the same in every process (the Dask shards' sets are merged)."""
+        return hash(self.key(snap))
 
     def label(self, action) -> str:
         """The action as the harness call a trace prints."""
@@ -477,7 +507,7 @@ def _contents(items, ptr_size):
     return contents_key(dict(items), PAGE_SIZE, ptr_size)
 
 
-def canonical_snapshot(snap: HarnessSnapshot, ptr_size):
+def canonical_snapshot(snap: HarnessSnapshot, ptr_size, cache=None):
     """canonical() of the harness ``snap`` was taken from.
 
     The struct page arrays are the snapshot's own tuples (shared, not
@@ -490,23 +520,88 @@ def canonical_snapshot(snap: HarnessSnapshot, ptr_size):
     the kinds of error.  Sorted, since their order means nothing: PTEs,
     page tables, kmalloc objects, the ledger, observations.  A page's
     contents are keyed by what it reads (memory.contents_key, words of
-    ``ptr_size`` bytes), not by the stores that left them.
+    ``ptr_size`` bytes), not by the stores that left them.  ``cache``: a
+    _Parts that keeps the parts of fields met before.
     """
     k = snap.kernel
-    zones = tuple((head_next, nr_free, nr_free_pages)          # not head_prev
-                  for *_static, head_next, _prev, nr_free, nr_free_pages in k.zones)
-    vm = tuple(a[:5] for a in k.vmlist)              # addr, size, flags, pages, nr_pages
-    objs = tuple(sorted((addr, size, large, tuple(sorted(words)))
-                        for _key, addr, size, _gfp, large, words in k.kmalloc_objs))
-    mem = tuple(sorted((p, _contents(words, ptr_size)) for p, words in k.pagemem))
-    errors = tuple(sorted({(e.kind, e.function) for e in k.events if e.is_error()}))
+    part = _Parts(ptr_size) if cache is None else cache
     return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,   # _KEY_AT
-            k.lru_prev, zones, vm, tuple(sorted(k.ptes)), tuple(sorted(k.pgtables)),
-            objs, mem, k.ctx, k.workqueue, k.fail_page_alloc, k.fail_pt_alloc,
-            k.fail_kmalloc, errors, snap.dead,
-            tuple(sorted((a.kind, a.handle, a.order, a.size, a.gfp, a.refs, a.pages)
-                         for _id, a in snap.ledger_items)),
-            tuple(sorted(snap.observations)), tuple(sorted(k.page_address_map)))
+            k.lru_prev, part(_zones_key, k.zones), part(_vm_key, k.vmlist),
+            part(sorted_key, k.ptes), part(sorted_key, k.pgtables),
+            part(_objs_key, k.kmalloc_objs), part(_mem_key, k.pagemem), k.ctx,
+            k.workqueue, k.fail_page_alloc, k.fail_pt_alloc, k.fail_kmalloc,
+            part(_errors_key, k.events), snap.dead,
+            part(_ledger_key, snap.ledger_items),
+            part(_observations_key, snap.observations),
+            part(sorted_key, k.page_address_map))
+
+
+class _Parts:
+    """canonical_snapshot's parts, each computed from one snapshot field
+    and kept while that field (the very object: a state shares the fields
+    its parent's call did not change, Harness.snapshot ``like``) is met
+    again.  Holding the field keeps its id from being reused; at most
+    ``size`` are held."""
+
+    def __init__(self, ptr_size, size=512):
+        self.ptr_size, self.size, self.held = ptr_size, size, {}
+
+    def __call__(self, fn, field):
+        got = self.held.get(id(field))
+        if got is not None and got[0] is field:
+            return got[1]
+        if len(self.held) >= self.size:
+            self.held.clear()
+        value = fn(field, self.ptr_size)
+        self.held[id(field)] = (field, value)
+        return value
+
+
+def sorted_key(items, _ptr_size):
+    return tuple(sorted(items))
+
+
+def _zones_key(zones, _ptr_size):
+    return tuple((head_next, nr_free, nr_free_pages)          # not head_prev
+                 for *_static, head_next, _prev, nr_free, nr_free_pages in zones)
+
+
+def _vm_key(vmlist, _ptr_size):
+    return tuple(a[:5] for a in vmlist)             # addr, size, flags, pages, nr_pages
+
+
+def _objs_key(objs, _ptr_size):
+    return tuple(sorted((addr, size, -1 if large is None else large, tuple(sorted(words)))
+                        for _key, addr, size, _gfp, large, words in objs))
+
+
+def _mem_key(pagemem, ptr_size):
+    return tuple(sorted((p, _contents(words, ptr_size)) for p, words in pagemem))
+
+
+def _errors_key(events, _ptr_size):
+    return tuple(sorted({(_sid(e.kind), _sid(e.function)) for e in events
+                         if e.is_error()}))
+
+
+def _ledger_key(items, _ptr_size):
+    return tuple(sorted((_KIND[a.kind], a.handle, a.order, a.size, a.gfp, a.refs, a.pages)
+                        for _id, a in items))
+
+
+def _observations_key(observations, _ptr_size):
+    return tuple(sorted(map(_sid, observations)))
+
+
+_KIND = {kind: i for i, kind in enumerate(KINDS)}
+
+
+@functools.lru_cache(maxsize=None)
+def _sid(text: str) -> int:
+    """A string as a 64-bit int that is the same in every process (the
+    key's hash must be: hash() of a str is salted per process)."""
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little",
+                          signed=True)
 
 
 # --- the checker (knows nothing of the kernel) ----------------------------------------------
@@ -526,6 +621,11 @@ class ExploreResult:
     # run_explore: whether stale struct page words were merged (StaleWords),
     # or why not.
     stale: str = ""
+    # bfs: the chance that two distinct states shared a fingerprint (at most
+    # n(n-1)/2**65 for n states), and each state's (parent, action) (trace_of).
+    collision: float = 0.0
+    deepest: int = 0          # bfs: the depth of the deepest new state found
+    tree: list = field(default_factory=list)
     # With bfs(graph=True): the state graph, a networkx MultiDiGraph.  Nodes
     # are the states numbered in BFS order (the initial states first), with
     # their depth, whether they violate an invariant (and which), and
@@ -541,10 +641,17 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
 
     The model gives states and actions (init_states, actions, properties,
     next_state on traces) and snapshots (realise a trace, save, load,
-    step, key); a state waits in the frontier as its snapshot, and each
-    successor is its parent's snapshot loaded plus one step.  Returns the
-    first violation of each signature, each with a shortest trace (empty
-    for the initial state, which is checked too);
+    step, fingerprint); a state waits in the frontier as its snapshot, and
+    each successor is its parent's snapshot loaded plus one step.  A state
+    is kept as its parent's number and the action from it (its trace is
+    rebuilt from these when needed) and is known by its fingerprint, a
+    64-bit hash of its canonical key (TLC's fingerprint set): the chance
+    that two distinct states met share one, which would leave the second
+    unexplored, is at most n(n-1)/2**65 for n states if the hash is
+    uniform, and the strength states it (ExploreResult.collision).
+
+    Returns the first violation of each signature, each with a shortest
+    trace (empty for the initial state, which is checked too);
     ``hash_states=False`` turns the state reduction off (for the
     benchmark).  ``complete`` is False if the budget ran out.  With
     ``graph``, the state graph is recorded in the result and each trace is
@@ -555,27 +662,29 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     """
     start = time.monotonic()
     res = ExploreResult(depth=depth)
-    seen, found = {}, {}                  # key -> state number; signature -> first
-    roots = {}                            # state number -> trace, of initial states
+    seen, found = {}, {}                  # fingerprint -> state number; signature -> first
+    # state number -> (parent number, action), or (None, trace) for an initial state
+    tree = res.tree = []
     g = res.graph = nx.MultiDiGraph() if graph else None
     frontier = deque()
+    unique = iter(range(-1, -(1 << 62), -1))           # keys when hash_states is off
     for trace in model.init_states():
         h = model.realise(trace)
         snap = model.save(h)
-        key = model.key(snap) if hash_states else (trace,)
+        key = model.fingerprint(snap) if hash_states else next(unique)
         if key in seen:
             continue
         node = seen[key] = res.states
-        roots[node] = trace
+        tree.append((None, trace))
         res.states += 1
-        _discovered(model, h, node, 0, trace, found, g, check, visit)
+        _discovered(model, h, node, 0, len(trace), tree, found, g, check, visit)
         if not h.dead and depth > 0:
-            frontier.append((trace, 0, snap, node))
+            frontier.append((node, 0, snap, len(trace)))
     while frontier:
         if budget is not None and time.monotonic() - start > budget:
             res.complete = False
             break
-        trace, d, snap, node = frontier.popleft()
+        node, d, snap, length = frontier.popleft()
         h = model.load(snap)
         fresh = True                      # h is still the parent, untouched
         for action in model.actions(h):
@@ -587,10 +696,9 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             except HarnessError:
                 continue
             res.transitions += 1
-            nxt = model.next_state(trace, action)
             expand = not h.dead and d + 1 < depth
-            child = model.save(h) if hash_states or expand else None
-            key = model.key(child) if hash_states else (nxt,)
+            child = model.save(h, snap) if hash_states or expand else None
+            key = model.fingerprint(child) if hash_states else next(unique)
             num = seen.setdefault(key, res.states)      # one hash of the key
             new = num == res.states
             if g is not None:
@@ -599,36 +707,53 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             if not new:
                 continue
             res.states += 1
-            _discovered(model, h, num, d + 1, nxt, found, g, check, visit)
+            res.deepest = d + 1
+            tree.append((node, action))
+            _discovered(model, h, num, d + 1, length + 1, tree, found, g, check, visit)
             if expand:
-                frontier.append((nxt, d + 1, child, num))
+                frontier.append((num, d + 1, child, length + 1))
         if stop_after and len(found) >= stop_after:
             res.complete = False
             break
     res.seconds = time.monotonic() - start
-    for inv, msg, t, node in found.values():
+    res.collision = res.states * (res.states - 1) / 2 ** 65 if hash_states else 0.0
+    for inv, msg, node, _n in found.values():
         if g is not None:
             path = path_to(g, node)
-            t = roots[path[0][0] if path else node] + tuple(a for _u, _v, a in path)
+            root = path[0][0] if path else node
+            t = tree[root][1] + tuple(a for _u, _v, a in path)
+        else:
+            t = trace_of(tree, node)
         res.violations.append((inv, msg, t))
     return res
 
 
-def _discovered(model, h, node, depth, trace, found, g, check=True, visit=None):
-    """Check a new state's properties; note its node in the graph; visit it."""
+def trace_of(tree, node) -> tuple:
+    """The calls to state ``node`` of a bfs result's ``tree``: its initial
+    state's trace, then each action from parent to child."""
+    actions = []
+    while tree[node][0] is not None:
+        node, action = tree[node]
+        actions.append(action)
+    return tree[node][1] + tuple(reversed(actions))
+
+
+def _discovered(model, h, node, depth, length, tree, found, g, check=True, visit=None):
+    """Check a new state's properties; note its node in the graph; visit it.
+    ``length``: the calls to it (its trace's length)."""
     problems = model.properties(h) if check else []
     for inv, msg in problems:
         sig = signature(inv, msg)
         # BFS order gives the fewest actions; with initial states of several
         # calls (KernelModel.fragmented), keep the fewest calls in all.
-        if sig not in found or len(trace) < len(found[sig][2]):
-            found[sig] = (inv, msg, trace, node)
+        if sig not in found or length < found[sig][3]:
+            found[sig] = (inv, msg, node, length)
     if g is not None:
         g.add_node(node, depth=depth, violates=bool(problems),
                    invariants=",".join(sorted({inv for inv, _m in problems})),
                    dead=bool(h.dead))
     if visit is not None:
-        visit(trace, h, depth)
+        visit(trace_of(tree, node), h, depth)
 
 
 def trace_entries(model, trace):

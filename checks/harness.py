@@ -182,26 +182,44 @@ class Harness:
         return [p for p in check_all(self.k, self.ledger) if p[0] != OOPS_INVARIANT]
 
     # -- snapshots (the explore engine restores instead of replaying) -----------
-    def snapshot(self) -> HarnessSnapshot:
+    def snapshot(self, like: HarnessSnapshot | None = None,
+                 trace: bool = True) -> HarnessSnapshot:
         """The kernel's snapshot plus the callers' side: the ledger (ids and
         their order included), its observations, the trace and the dead
         flag.  Immutable as Kernel.snapshot is, except that an argument or
         return value of a trace entry (a list, for vmap) is shared: an entry
-        is never changed after its call returned."""
-        led = self.ledger
-        return HarnessSnapshot(
-            self.k.snapshot(), tuple(led.items.items()), led.next_id,
-            tuple(led.observations),
-            tuple((e["call"], tuple(e["args"]), e["ret"]) for e in self.trace),
-            self.dead)
+        is never changed after its call returned.
 
-    def restore(self, snap: HarnessSnapshot) -> None:
-        """Put this harness (of the same build) in the state of ``snap``."""
+        ``like``: an earlier snapshot whose equal parts are shared
+        (Kernel.snapshot); ``trace=False`` leaves the trace out (the
+        explore engine keeps each state's call and parent instead)."""
+        led = self.ledger
+        items, obs = tuple(led.items.items()), tuple(led.observations)
+        if like is not None:
+            if items == like.ledger_items:
+                items = like.ledger_items
+            if obs == like.observations:
+                obs = like.observations
+        return HarnessSnapshot(
+            self.k.snapshot(like.kernel if like is not None else None), items,
+            led.next_id, obs,
+            tuple((e["call"], tuple(e["args"]), e["ret"]) for e in self.trace)
+            if trace else (), self.dead)
+
+    def restore(self, snap: HarnessSnapshot, current: HarnessSnapshot | None = None) -> None:
+        """Put this harness (of the same build) in the state of ``snap``.
+        ``current``: a snapshot this harness is in now, exactly; only what
+        differs from it is restored (Kernel.restore).  A snapshot taken
+        with ``trace=False`` leaves an empty trace."""
         ksnap, items, next_id, observations, trace, self.dead = snap
-        self.k.restore(ksnap)
-        self.ledger = Ledger(dict(items))
-        self.ledger.next_id = next_id
-        self.ledger.observations = list(observations)
+        self.k.restore(ksnap, current.kernel if current is not None else None)
+        if (current is None or items is not current.ledger_items
+                or next_id != current.ledger_next_id):
+            self.ledger = Ledger(dict(items))
+            self.ledger.next_id = next_id
+            self.ledger.observations = list(observations)
+        elif observations is not current.observations:
+            self.ledger.observations = list(observations)
         self.trace = [{"call": c, "args": list(a), "ret": r} for c, a, r in trace]
 
     def _take(self, kind, handle):

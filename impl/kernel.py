@@ -420,7 +420,7 @@ class Kernel:
               "fail_page_alloc", "fail_pt_alloc", "fail_kmalloc", "tainted", "calls",
               "_func_names", "pageblock_flags", "pcp")
 
-    def snapshot(self) -> KernelSnapshot:
+    def snapshot(self, like: KernelSnapshot | None = None) -> KernelSnapshot:
         """The mutable state as nested tuples of ints, strings and frozen
         records: immutable, so one snapshot may be restored any number of
         times and its parts shared (the explore engine hashes them).  Dicts
@@ -429,9 +429,14 @@ class Kernel:
         kmalloc addresses, is only ever tested, and is kept sorted, so equal
         states have equal snapshots); records are flattened by
         field (Zone, VmStruct, KmallocObject), which fails loudly on
-        restore if anything added an attribute to one."""
+        restore if anything added an attribute to one.
+
+        ``like``: a snapshot of an earlier state (the explore engine's
+        parent); each field equal to its field is that very object, so
+        the fields a call did not change are shared, and restore() with
+        ``current`` can tell them apart by identity."""
         c = self.ctx
-        return KernelSnapshot(
+        snap = KernelSnapshot(
             tuple(self.flags), tuple(self._count), tuple(self._mapcount),
             tuple(self.private), tuple(self.mapping), tuple(self.lru_next),
             tuple(self.lru_prev),
@@ -451,34 +456,25 @@ class Kernel:
             self.tainted, self.calls, tuple(self._func_names),
             tuple(self.pageblock_flags),
             tuple((p.count, p.high, p.batch, tuple(p.list)) for p in self.pcp))
+        if like is None:
+            return snap
+        return KernelSnapshot._make([old if old is new or old == new else new
+                                     for old, new in zip(like, snap)])
 
-    def restore(self, snap: KernelSnapshot) -> None:
+    def restore(self, snap: KernelSnapshot, current: KernelSnapshot | None = None) -> None:
         """Put the kernel back in the state ``snapshot()`` returned (of a
-        kernel of the same build); ``snap`` itself is not changed."""
-        (flags, count, mapcount, private, mapping, lru_next, lru_prev, pagemem,
-         zones, vmlist, pgtables, ptes, pam, kobjs, self.kmalloc_next, free_slots,
-         freed, ctx, events, workqueue, self.system_state, self.fail_page_alloc,
-         self.fail_pt_alloc, self.fail_kmalloc, self.tainted, self.calls,
-         func_names, pageblock_flags, pcp) = snap
-        self.pageblock_flags = list(pageblock_flags)
-        self.pcp = [PerCpuPages(c, h, b, list(lst)) for c, h, b, lst in pcp]
-        self.flags, self._count, self._mapcount = list(flags), list(count), list(mapcount)
-        self.private, self.mapping = list(private), list(mapping)
-        self.lru_next, self.lru_prev = list(lru_next), list(lru_prev)
-        self.pagemem = {p: dict(w) for p, w in pagemem}
-        self.zones = [Zone(*z[:6], list(z[6]), list(z[7]), list(z[8]), z[9])
-                      for z in zones]
-        self.vmlist = [VmStruct(*a) for a in vmlist]
-        self.pgtables, self.ptes = dict(pgtables), dict(ptes)
-        self.page_address_map = dict(pam)
-        self.kmalloc_objs = {key: KmallocObject(addr, size, gfp, large, dict(words))
-                             for key, addr, size, gfp, large, words in kobjs}
-        self.kmalloc_free_slots, self.freed_kmalloc = list(free_slots), set(freed)
-        self.ctx = Context(*ctx)
-        self.events, self.workqueue = list(events), list(workqueue)
-        self._func_names = list(func_names)
-        base = FUNC_TEXT_BASE[self.BITS]
-        self._func_addr = {name: base + 16 * i for i, name in enumerate(func_names)}
+        kernel of the same build); ``snap`` itself is not changed.
+
+        ``current``: a snapshot the kernel is in now, exactly (the explore
+        engine's child, just taken with ``like`` the parent): only the
+        fields that are not the same object in both are restored."""
+        if current is None:
+            for put, value in zip(_RESTORE, snap):
+                put(self, value)
+            return
+        for put, value, now in zip(_RESTORE, snap, current):
+            if value is not now:
+                put(self, value)
 
     # -- small conveniences used by every module ------------------------------
     def current_comm(self) -> str:
@@ -523,3 +519,70 @@ def _line_of(exc: BaseException) -> int:
     while tb is not None and tb.tb_next is not None:
         tb = tb.tb_next
     return tb.tb_lineno if tb is not None else 0
+
+
+# Kernel.restore(): how each KernelSnapshot field is put back, in field order.
+def _set_list(attr):
+    def put(k, value):
+        setattr(k, attr, list(value))
+    return put
+
+
+def _set_value(attr):
+    def put(k, value):
+        setattr(k, attr, value)
+    return put
+
+
+def _put_pagemem(k, value):
+    k.pagemem = {p: dict(w) for p, w in value}
+
+
+def _put_zones(k, value):
+    k.zones = [Zone(*z[:6], list(z[6]), list(z[7]), list(z[8]), z[9]) for z in value]
+
+
+def _put_vmlist(k, value):
+    k.vmlist = [VmStruct(*a) for a in value]
+
+
+def _set_dict(attr):
+    def put(k, value):
+        setattr(k, attr, dict(value))
+    return put
+
+
+def _put_kmalloc_objs(k, value):
+    k.kmalloc_objs = {key: KmallocObject(addr, size, gfp, large, dict(words))
+                      for key, addr, size, gfp, large, words in value}
+
+
+def _put_freed(k, value):
+    k.freed_kmalloc = set(value)
+
+
+def _put_ctx(k, value):
+    k.ctx = Context(*value)
+
+
+def _put_func_names(k, value):
+    k._func_names = list(value)
+    base = FUNC_TEXT_BASE[k.BITS]
+    k._func_addr = {name: base + 16 * i for i, name in enumerate(value)}
+
+
+def _put_pcp(k, value):
+    k.pcp = [PerCpuPages(c, h, b, list(lst)) for c, h, b, lst in value]
+
+
+_RESTORE = (
+    _set_list("flags"), _set_list("_count"), _set_list("_mapcount"),
+    _set_list("private"), _set_list("mapping"), _set_list("lru_next"),
+    _set_list("lru_prev"), _put_pagemem, _put_zones, _put_vmlist,
+    _set_dict("pgtables"), _set_dict("ptes"), _set_dict("page_address_map"),
+    _put_kmalloc_objs, _set_value("kmalloc_next"), _set_list("kmalloc_free_slots"),
+    _put_freed, _put_ctx, _set_list("events"), _set_list("workqueue"),
+    _set_value("system_state"), _set_value("fail_page_alloc"),
+    _set_value("fail_pt_alloc"), _set_value("fail_kmalloc"), _set_value("tainted"),
+    _set_value("calls"), _put_func_names, _set_list("pageblock_flags"), _put_pcp)
+assert len(_RESTORE) == len(KernelSnapshot._fields)

@@ -29,7 +29,10 @@ def first_cfg(target):
 
 class RecordingModel(KernelModel):
     """KernelModel that notes, for every step bfs takes, the snapshot it
-    loaded, the action, and the snapshot and canonical state after it."""
+    loaded, the action, and the snapshot and canonical state after it.
+    Its snapshots keep their traces (KernelModel.traced), to replay."""
+
+    traced = True
 
     def __init__(self, *a):
         super().__init__(*a)
