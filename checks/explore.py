@@ -48,6 +48,7 @@ from .graphs import path_to
 from .harness import Harness, HarnessError, HarnessSnapshot
 from .report import format_args, format_ret
 from .stateful import Violation, signature
+from .symmetry import BlockSymmetry
 
 
 # Class bodies mangle __names, so the model uses these aliases.
@@ -58,6 +59,12 @@ GFP_COMP, GFP_ZERO = _gfp.__GFP_COMP, _gfp.__GFP_ZERO
 FALLBACK_FORCED = ("VFALLBACK_ALWAYS", "VIRTUALIZE_ALWAYS")
 
 # --- stale words ------------------------------------------------------------------------
+
+class SymmetryBroken(Exception):
+    """A twin transition disagreed (KernelModel.check_step): the target
+    treats interchangeable blocks differently, so the symmetry reduction
+    is void."""
+
 
 class StaleWordRead(Exception):
     """A target used a struct page word spec/liveness.py calls stale: the
@@ -204,7 +211,7 @@ class KernelModel:
     words (StaleWords), and raises StaleWordRead from save() or
     properties() if the target breaks the rules that make it exact."""
 
-    def __init__(self, target, cfg, symbols=None, stale=False):
+    def __init__(self, target, cfg, symbols=None, stale=False, symmetry=False):
         self.target, self.cfg = target, cfg
         self.stale = StaleWords() if stale else None
         self.symbols = symbols if symbols is not None else target.symbols(cfg)
@@ -214,6 +221,10 @@ class KernelModel:
         self.clients = available(self.symbols)
         self.ptr_size = self.fresh().k.PTR_SIZE
         self._parts = _Parts(self.ptr_size)
+        sym = BlockSymmetry(self.fresh().k) if symmetry else None
+        self.sym = sym if sym is not None and sym.active else None
+        self.twins = 0                   # twin transitions that agreed (check_step)
+        self._steps = 0
         # The fallback is taken only when memory is fragmented, unless the
         # version's debugging option forces it: start fragmented as well.
         forced = any(getattr(cfg, o) for o in FALLBACK_FORCED if o in target.options)
@@ -308,8 +319,64 @@ class KernelModel:
 
     def fingerprint(self, snap: HarnessSnapshot) -> int:
         """A 64-bit fingerprint of key(snap): hash() of a key of ints,
-        the same in every process (the Dask shards' sets are merged)."""
+        the same in every process (the Dask shards' sets are merged).
+        With ``symmetry``, the key of the canonical member of the state's
+        orbit under block permutations (checks/symmetry.py)."""
+        if self.sym is not None:
+            snap = self.canonical_member(snap)
         return hash(self.key(snap))
+
+    def canonical_member(self, snap):
+        """``snap`` relabelled to its orbit's canonical member (itself if
+        it is that member, or if nothing may be relabelled in it)."""
+        sym = self.sym
+        if self.stale is None:
+            bmap = sym.block_map(snap)
+            return snap if bmap is None else sym.relabel(snap, bmap, real=False)[0]
+        bmap = sym.block_map(snap.snap, snap.stale)
+        if bmap is None:
+            return snap
+        return StaleSnapshot(*sym.relabel(snap.snap, bmap, snap.stale, real=False))
+
+    # the twin transitions: all of the first TWINS_FIRST, then one in TWINS_EVERY
+    TWINS_FIRST, TWINS_EVERY = 256, 64
+
+    def check_step(self, parent, action, child) -> None:
+        """The symmetry audit (checks/symmetry.py): on a sample of the
+        transitions, make ``action`` relabelled from ``parent`` relabelled
+        (every interchangeable block moved) and check that its child is
+        ``child`` relabelled: the same canonical member.  SymmetryBroken
+        if not.  The working harness is left in the twin's child."""
+        sym = self.sym
+        if sym is None:
+            return
+        self._steps += 1
+        if self.twins >= self.TWINS_FIRST and self._steps % self.TWINS_EVERY:
+            return
+        plain = parent if self.stale is None else parent.snap
+        if not sym.pure(plain):
+            return
+        bmap = sym.twin_map(self.twins)
+        snap, stale = sym.relabel(plain, bmap, None if self.stale is None else parent.stale)
+        twin = snap if self.stale is None else StaleSnapshot(snap, stale)
+        moved = sym.relabel_action(action, bmap)
+        h = self.load(twin)
+        try:
+            self.step(h, moved)
+        except HarnessError as e:
+            raise SymmetryBroken(f"{self.label(moved)} was refused on a block-permuted "
+                                 f"twin of a state where {self.label(action)} was "
+                                 f"made ({e})") from None
+        got = self.save(h)
+        mine = child if self.stale is None else child.snap
+        theirs = got if self.stale is None else got.snap
+        if sym.pure(mine) != sym.pure(theirs) or (
+                sym.pure(mine) and self.fingerprint(child) != self.fingerprint(got)):
+            raise SymmetryBroken(
+                f"{self.label(action)} and, on a block-permuted twin of its state, "
+                f"{self.label(moved)} gave states that are not block permutations of "
+                f"each other")
+        self.twins += 1
 
     def label(self, action) -> str:
         """The action as the harness call a trace prints."""
@@ -619,8 +686,9 @@ class ExploreResult:
     # engine found that the (raised) bound still leaves beyond, else 0.
     beyond: int = 0
     # run_explore: whether stale struct page words were merged (StaleWords),
-    # or why not.
+    # or why not; whether block symmetry was used (checks/symmetry.py).
     stale: str = ""
+    symmetry: str = ""
     # bfs: the chance that two distinct states shared a fingerprint (at most
     # n(n-1)/2**65 for n states), and each state's (parent, action) (trace_of).
     collision: float = 0.0
@@ -668,6 +736,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     g = res.graph = nx.MultiDiGraph() if graph else None
     frontier = deque()
     unique = iter(range(-1, -(1 << 62), -1))           # keys when hash_states is off
+    audit = getattr(model, "check_step", None)         # the model's audit of a step
     for trace in model.init_states():
         h = model.realise(trace)
         snap = model.save(h)
@@ -699,6 +768,8 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             expand = not h.dead and d + 1 < depth
             child = model.save(h, snap) if hash_states or expand else None
             key = model.fingerprint(child) if hash_states else next(unique)
+            if audit is not None and child is not None:
+                audit(snap, action, child)
             num = seen.setdefault(key, res.states)      # one hash of the key
             new = num == res.states
             if g is not None:
@@ -762,7 +833,7 @@ def trace_entries(model, trace):
 
 
 def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
-                deepen=1, stale=True) -> ExploreResult:
+                deepen=1, stale=True, symmetry=True) -> ExploreResult:
     """Explore one build; violations come back as Violation records.  With
     ``graph``, ``res.graph`` is the state graph (see ExploreResult).
 
@@ -777,20 +848,29 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     ``stale``: merge states that differ only in stale struct page words
     (StaleWords).  If the target reads one, the search is made again from
     scratch without the merge, and the strength says why.
+
+    ``symmetry``: key states by their orbit under permutations of
+    interchangeable MAX_ORDER blocks (checks/symmetry.py), audited by twin
+    transitions (KernelModel.check_step); if a twin disagrees, the search
+    is made again without it, and the strength says why.
     """
     start = time.monotonic()
 
     def left():
         return None if budget is None else max(0.0, budget - (time.monotonic() - start))
 
-    model = KernelModel(target, cfg, stale=stale)
-    gave_up = None
-    try:
-        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
-    except StaleWordRead as e:
-        gave_up = str(e)
-        model = KernelModel(target, cfg, symbols=model.symbols)
-        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
+    gave_up, broken, symbols = None, None, None
+    while True:
+        model = KernelModel(target, cfg, symbols=symbols, stale=stale and not gave_up,
+                            symmetry=symmetry and not broken)
+        symbols = model.symbols
+        try:
+            res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
+            break
+        except StaleWordRead as e:
+            gave_up = str(e)
+        except SymmetryBroken as e:
+            broken = str(e)
     starts = "the booted kernel" + (" and the fragmented one" if model.fragmented else "")
     bound = (f"depth {depth}, {cfg.mem_pages} pages, MAX_ORDER "
              f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages, "
@@ -809,6 +889,18 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
                     f"{res.transitions} transitions")
     if gave_up:
         res.strength += f" (stale struct page words not merged: {gave_up})"
+    if model.sym is not None:
+        res.symmetry = (f"{model.sym.describe()}, audited by {model.twins} twin "
+                        f"transitions that agreed")
+        res.strength += f" ({res.symmetry})"
+    elif broken:
+        res.symmetry = f"not used: {broken}"
+        res.strength += f" (block symmetry not used: {broken})"
+    else:
+        res.symmetry = "not used: no two interchangeable blocks" if symmetry else "off"
+    if res.collision:
+        res.strength += (f"; fingerprints of 64 bits: a collision, which would leave a "
+                         f"state unexplored, has probability at most {res.collision:.1g}")
     res.violations = [Violation(inv, msg, trace_entries(model, t), cfg, engine="explore",
                                 strength=res.strength)
                       for inv, msg, t in res.violations]
