@@ -69,6 +69,7 @@ a benchmark-only dependency (Debian: apt-get install spin).
 from __future__ import annotations
 
 import argparse
+import itertools
 import math
 import re
 import resource
@@ -279,6 +280,33 @@ def abstract_states(npages, max_order, sort=True, graph=False) -> Abstract:
             succ.append(out)
     return Abstract(len(index), trans, max(depth.values()), succ,
                     list(index) if graph else [])
+
+
+def abstract_orbits(npages, max_order) -> tuple:
+    """(orbits, transitions from one member of each) of the bare buddy
+    system under permutations of its whole MAX_ORDER-1 blocks: what the
+    explore engine with block symmetry counts.  Brute force over every
+    permutation of the whole blocks, on abstract_states' graph; no code
+    shared with checks/symmetry.py."""
+    a = abstract_states(npages, max_order, graph=True)
+    size = 1 << (max_order - 1)
+    whole = [b for b in range(npages // size)]
+    perms = list(itertools.permutations(whole))
+
+    def moved(p, perm):
+        b, off = divmod(p, size)
+        return perm[b] * size + off if b < len(perm) else p
+
+    def canon(state):
+        lists, held = state
+        return min((tuple(tuple(moved(p, perm) for p in lst) for lst in lists),
+                    tuple(sorted((moved(p, perm), o) for p, o in held)))
+                   for perm in perms)
+
+    first = {}
+    for i, state in enumerate(a.keys):
+        first.setdefault(canon(state), i)
+    return len(first), sum(len(a.graph[i]) for i in first.values())
 
 
 def call_sequences(a: Abstract, depth) -> int:

@@ -594,7 +594,7 @@ def canonical_snapshot(snap: HarnessSnapshot, ptr_size, cache=None):
     part = _Parts(ptr_size) if cache is None else cache
     return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,   # _KEY_AT
             k.lru_prev, part(_zones_key, k.zones), part(_vm_key, k.vmlist),
-            part(sorted_key, k.ptes), part(sorted_key, k.pgtables),
+            part(sorted_key, k.ptes), part(_pgtables_key, k.pgtables),
             part(_objs_key, k.kmalloc_objs), part(_mem_key, k.pagemem), k.ctx,
             k.workqueue, k.fail_page_alloc, k.fail_pt_alloc, k.fail_kmalloc,
             part(_errors_key, k.events), snap.dead,
@@ -626,6 +626,11 @@ class _Parts:
 
 def sorted_key(items, _ptr_size):
     return tuple(sorted(items))
+
+
+def _pgtables_key(items, _ptr_size):
+    """The page tables: ((level name, index), pfn), the name as _sid."""
+    return tuple(sorted(((_sid(level), index), pfn) for (level, index), pfn in items))
 
 
 def _zones_key(zones, _ptr_size):
