@@ -125,7 +125,10 @@ class Harness:
         entry = {"call": call, "args": list(args), "ret": None}
         self.trace.append(entry)
         try:
-            with time_limit(self.call_timeout, f"{call}{tuple(args)}"):
+            if self.call_timeout:
+                with time_limit(self.call_timeout, f"{call}{tuple(args)}"):
+                    ret = fn()
+            else:
                 ret = fn()
         except KernelOops:
             entry["ret"] = "oops"
@@ -251,8 +254,9 @@ class Harness:
     def _busy(self, a) -> bool:
         """Some page of ``a`` is mapped by a live vmap() of the caller's:
         freeing ``a`` now would leave that mapping over freed memory."""
-        mapped = {p for v in self.ledger if v.kind == "vmap" for p in v.pages}
-        return bool(mapped.intersection(self._pages_of(a)))
+        mapped = {p for v in self.ledger.items.values() if v.kind == "vmap"
+                  for p in v.pages}
+        return bool(mapped) and not mapped.isdisjoint(self._pages_of(a))
 
     def held_pages(self) -> dict:
         """{pfn: allocation} of every page the caller holds that it may

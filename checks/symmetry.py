@@ -90,6 +90,7 @@ class BlockSymmetry:
         self.page_offset, self.page_shift = k.PAGE_OFFSET, k.PAGE_SHIFT
         self.lowmem = k.lowmem_pages
         self._low = min(self.mem_map, self.page_offset)    # no pointer below it
+        self._members = self._members_of = None            # block_map's last walk
 
     def describe(self) -> str:
         sizes = ", ".join(str(len(g)) for g in self.groups)
@@ -195,6 +196,7 @@ class BlockSymmetry:
             return None
         k = snap.kernel
         members, order = self._on_lists(k)
+        self._members, self._members_of = members, k       # for relabel()
         stale = stale or {"private": (), "lru_next": (), "lru_prev": ()}
         bmap = list(range(self.nblocks))
         identity = True
@@ -232,6 +234,12 @@ class BlockSymmetry:
 
         def pointers(arr):
             lo, out = self._low, []
+            try:
+                plain = max(arr) < lo                      # no pointer in it
+            except TypeError:                              # a word that is no int
+                plain = False
+            if plain:
+                return tuple(permuted(arr))
             for v in permuted(arr):
                 w = pm.get(v)
                 if w is None:
@@ -240,7 +248,7 @@ class BlockSymmetry:
                 out.append(w)
             return tuple(out)
 
-        members, _order = self._on_lists(k)
+        members = self._members if self._members_of is k else self._on_lists(k)[0]
         lru_next, lru_prev = permuted(k.lru_next), permuted(k.lru_prev)
         for p in members:
             q = pmap[p]
