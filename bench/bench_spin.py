@@ -92,6 +92,7 @@ from vcpcheck.spec.invariants import MM_INVARIANTS
 
 PML = Path(__file__).resolve().parent / "spin" / "buddy.pml"
 DEFAULT_BOUNDS = ((8, 3), (8, 4), (10, 3))
+SCALE_BOUNDS = ((8, 3), (10, 3), (12, 3), (16, 3))
 CLOSURE = 10 ** 6                    # a depth bound the search never reaches
 UNSORTED_SIZE = 20_000_000           # pan's sizes for the unsorted mode
 
@@ -574,6 +575,82 @@ def bench_bound(npages, max_order, cc_opts, unsorted, nohash_cap):
     return agree and closed
 
 
+# --- time to verdict at scale (issue 12) ----------------------------------------------------
+
+def explore_child(npages, max_order, stale=True, symmetry=True):
+    """The explore engine's search at the bound, as a fresh process runs it
+    (bench_scale times this whole process: interpreter start and imports
+    included).  Prints one JSON line."""
+    import json
+    cfg = bound_config(npages, max_order)
+    model = BuddyModel(TARGETS["base"], cfg, stale=stale, symmetry=symmetry)
+    res = bfs(model, CLOSURE)
+    print(json.dumps({"states": res.states, "transitions": res.transitions,
+                      "complete": res.complete, "violations": len(res.violations),
+                      "twins": model.twins, "deepest": res.deepest,
+                      "collision": res.collision,
+                      "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def _pan_memory(out):
+    m = re.search(r"([\d.]+)\s+total actual memory usage", out)
+    return float(m.group(1)) if m else None
+
+
+SCALE_HEADER = (f"{'tool':8} {'mode':24} {'states':>9} {'trans':>10} {'us/trans':>8} "
+                f"{'gen/start':>9} {'cc cpu':>7} {'run cpu':>8} {'cpu s':>8} {'wall s':>8} "
+                f"{'MB':>7}")
+
+
+def bench_scale(bounds, cc_opts):
+    """One table: time to verdict of explore (the engine's default search:
+    stale words merged, block symmetry; a fresh process, Python's start
+    included) against pan at each -O level (spin -a, gcc and pan timed
+    apart), with states, transitions, microseconds per transition (cpu)
+    and peak memory (explore's maxrss; pan's own figure)."""
+    import json
+    print("== time to verdict (cpu s, interpreter start and gcc included)")
+    print(SCALE_HEADER)
+    ok = True
+    for npages, max_order in bounds:
+        wall, cpu, out = _timed([sys.executable, "-c",
+                                 "import sys; sys.path.insert(0, 'bench'); "
+                                 "from bench_spin import explore_child; "
+                                 f"explore_child({npages}, {max_order})"],
+                                str(Path(__file__).resolve().parent.parent))
+        try:
+            e = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            print(f"explore at {npages}:{max_order} failed: {out[-500:]}")
+            return False
+        ok = ok and e["complete"] and not e["violations"]
+        print(f"{'explore':8} {f'{npages}:{max_order} stale+symmetry':24} {e['states']:>9} "
+              f"{e['transitions']:>10} {1e6 * cpu / e['transitions']:>8.1f} {'-':>9} "
+              f"{'-':>7} {'-':>8} {cpu:>8.2f} {wall:>8.2f} {e['maxrss_mb']:>7.0f}")
+        print(f"{'':8} {'':24} twins {e['twins']}, deepest {e['deepest']} calls, "
+              f"fingerprint collision <= {e['collision']:.1g}")
+        if npages <= 12:
+            orbits, trans = abstract_orbits(npages, max_order)
+            agree = (orbits, trans) == (e["states"], e["transitions"])
+            ok = ok and agree
+            print(f"{'':8} {'':24} abstract orbits {orbits} ({trans} transitions): "
+                  f"{'agree' if agree else 'DISAGREE'}")
+        states = e["states"] * (24 if npages >= 16 else 6)     # pan's table size, at most
+        with tempfile.TemporaryDirectory(prefix="bench_spin_scale_") as d:
+            pml = write_model(d, npages, max_order, True)
+            for opt in cc_opts:
+                r = run_spin(pml, False, opt, pan_sizes(states, False))
+                mem = _pan_memory(r.output)
+                print(f"{'spin':8} {f'{npages}:{max_order} sorted, DFS {opt}':24} "
+                      f"{r.states:>9} {r.steps:>10} "
+                      f"{1e6 * r.run_cpu / max(r.steps, 1):>8.2f} {r.gen_cpu:>9.2f} "
+                      f"{r.cc_cpu:>7.2f} {r.run_cpu:>8.2f} {r.cpu:>8.2f} {r.total:>8.2f} "
+                      f"{mem if mem is not None else '-':>7}")
+                ok = ok and not r.errors
+        print()
+    return ok
+
+
 def bench_defect(npages, max_order, cc_opts):
     cfg = bound_config(npages, max_order)
     print(f"== seeded defect, {npages} pages, MAX_ORDER {max_order}: {DEFECT}")
@@ -611,6 +688,8 @@ def _duration(seconds):
 
 
 def _bounds(text):
+    if not text:
+        return []
     try:
         return [tuple(int(x) for x in b.split(":")) for b in text.split(",")]
     except ValueError:
@@ -628,6 +707,11 @@ def main(argv=None):
                     help="the bounds to run SPIN's unsorted mode at (NPAGES:MAX_ORDER,...)")
     ap.add_argument("--nohash-cap", type=int, default=20000,
                     help="most tree nodes for the run without state matching")
+    ap.add_argument("--scale", type=_bounds, default=list(SCALE_BOUNDS),
+                    help="the bounds of the time-to-verdict table (NPAGES:MAX_ORDER,...; "
+                         "16:3 takes minutes); an empty string skips it")
+    ap.add_argument("--only-scale", action="store_true",
+                    help="print only the time-to-verdict table")
     args = ap.parse_args(argv)
     why = spin_missing()
     if why:
@@ -647,8 +731,11 @@ def main(argv=None):
     print("states, trans: SPIN's without its pre-boot state and boot step; "
           "states/s: states over the search's cpu seconds (bfs, pan); "
           "build/gen, cc, run, total: wall seconds; cpu s: user + system\n")
+    ok = bench_scale(args.scale, opts) if args.scale else True
+    if args.only_scale:
+        return 0 if ok else 1
     ok = all([bench_bound(n, mo, opts, args.unsorted, args.nohash_cap)
-              for n, mo in args.bounds])
+              for n, mo in args.bounds]) and ok
     n, mo = args.bounds[0]
     ok = bench_defect(n, mo, opts) and ok
     return 0 if ok else 1
