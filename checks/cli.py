@@ -776,10 +776,14 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
                        f"counterexample was cut by the budget on {cut_deeper} "
                        f"configuration{'s' if cut_deeper != 1 else ''})")
         merged = sum(x.stale == "merged" for x in explored)
+        symmetric = sum(x.symmetry.startswith("block symmetry") for x in explored)
+        collision = sum(x.collision for x in explored)
         parts.append(f"{kind} to depth {args.depth}{_where(bounds['explore'])}{raised}: "
                      f"{states} states, "
                      f"{sum(x.transitions for x in explored)} transitions, stale struct "
-                     f"page words merged on {merged} of {len(explored)} configurations")
+                     f"page words merged on {merged} and block symmetry used on "
+                     f"{symmetric} of {len(explored)} configurations, fingerprint "
+                     f"collision probability at most {collision:.1g}")
     if "smt" in engines:
         parts.append(f"decided by z3 on {smt['states']} states within "
                      f"{args.smt_depth} call{'s' if args.smt_depth != 1 else ''}: "
