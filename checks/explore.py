@@ -323,8 +323,40 @@ class KernelModel:
         With ``symmetry``, the key of the canonical member of the state's
         orbit under block permutations (checks/symmetry.py)."""
         if self.sym is not None:
-            snap = self.canonical_member(snap)
+            plain, stale = (snap, None) if self.stale is None else (snap.snap, snap.stale)
+            bmap = self.sym.block_map(plain, stale)
+            if bmap is not None:
+                return hash(self.relabelled_key(plain, stale, bmap))
         return hash(self.key(snap))
+
+    def relabelled_key(self, snap, stale, bmap):
+        """key() of ``snap`` (with its ``stale`` words, if merged) relabelled
+        by ``bmap``, built directly: the same tuple as key() of
+        BlockSymmetry.relabel's snapshot (tests/test_symmetry.py), which
+        only a state BlockSymmetry.pure calls reducible has."""
+        sym, k = self.sym, snap.kernel
+        _src, pmap, _pm, take = sym._moves(bmap)
+        n = sym.n
+        lru_next, lru_prev = sym.links(k, bmap)
+        private = sym.pointers(k.private, bmap)
+        if stale is not None:
+            private = _blank(private, frozenset([pmap[p] for p in stale["private"]]))
+            lru_next = _blank(lru_next, frozenset([pmap[p] for p in stale["lru_next"]]))
+            lru_prev = _blank(lru_prev, frozenset([pmap[p] for p in stale["lru_prev"]]))
+        part = self._parts
+        zones = tuple((tuple([pmap[p] if 0 <= p < n else p for p in head_next]),
+                       nr_free, nr_free_pages)
+                      for *_static, head_next, _prev, nr_free, nr_free_pages in k.zones)
+        mem = (_mem_key(tuple((pmap[p], words) for p, words in k.pagemem), self.ptr_size)
+               if k.pagemem else ())
+        ledger = tuple(sorted((_KIND[a.kind], sym._move(a, pmap), a.order, a.size, a.gfp,
+                               a.refs, a.pages) for _id, a in snap.ledger_items))
+        return (take(k.flags), take(k.count), take(k.mapcount), private,
+                sym.pointers(k.mapping, bmap), lru_next, lru_prev, zones,
+                (), (), (), (), mem, k.ctx, k.workqueue, k.fail_page_alloc,
+                k.fail_pt_alloc, k.fail_kmalloc,
+                k.events and part(_errors_key, k.events), snap.dead, ledger,
+                snap.observations and part(_observations_key, snap.observations), ())
 
     def canonical_member(self, snap):
         """``snap`` relabelled to its orbit's canonical member (itself if
@@ -592,15 +624,18 @@ def canonical_snapshot(snap: HarnessSnapshot, ptr_size, cache=None):
     """
     k = snap.kernel
     part = _Parts(ptr_size) if cache is None else cache
+    # an empty field's part is () whatever the field (no call for it)
     return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,   # _KEY_AT
-            k.lru_prev, part(_zones_key, k.zones), part(_vm_key, k.vmlist),
-            part(sorted_key, k.ptes), part(_pgtables_key, k.pgtables),
-            part(_objs_key, k.kmalloc_objs), part(_mem_key, k.pagemem), k.ctx,
+            k.lru_prev, part(_zones_key, k.zones), k.vmlist and part(_vm_key, k.vmlist),
+            k.ptes and part(sorted_key, k.ptes),
+            k.pgtables and part(_pgtables_key, k.pgtables),
+            k.kmalloc_objs and part(_objs_key, k.kmalloc_objs),
+            k.pagemem and part(_mem_key, k.pagemem), k.ctx,
             k.workqueue, k.fail_page_alloc, k.fail_pt_alloc, k.fail_kmalloc,
-            part(_errors_key, k.events), snap.dead,
-            part(_ledger_key, snap.ledger_items),
-            part(_observations_key, snap.observations),
-            part(sorted_key, k.page_address_map))
+            k.events and part(_errors_key, k.events), snap.dead,
+            snap.ledger_items and part(_ledger_key, snap.ledger_items),
+            snap.observations and part(_observations_key, snap.observations),
+            k.page_address_map and part(sorted_key, k.page_address_map))
 
 
 class _Parts:

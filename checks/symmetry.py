@@ -53,6 +53,7 @@ search is made again without it; the verdict says how many twins agreed.
 """
 from __future__ import annotations
 
+import operator
 from collections import namedtuple
 from dataclasses import replace
 
@@ -91,6 +92,7 @@ class BlockSymmetry:
         self.lowmem = k.lowmem_pages
         self._low = min(self.mem_map, self.page_offset)    # no pointer below it
         self._members = self._members_of = None            # block_map's last walk
+        self._moves_of = {}                                 # _moves, by relabelling
 
     def describe(self) -> str:
         sizes = ", ".join(str(len(g)) for g in self.groups)
@@ -218,46 +220,9 @@ class BlockSymmetry:
         ``real=False`` the ledger's allocations are light records with the
         same fields (enough for a key, not to restore)."""
         k = snap.kernel
-        B, n = self.B, self.n
-        src = [0] * self.nblocks                           # new block -> old block
-        for b, m in enumerate(bmap):
-            src[m] = b
-        pmap = [bmap[p // B] * B + p % B for p in range(n)]
-
-        def permuted(arr):
-            out = []
-            for b in src:
-                out.extend(arr[b * B:(b + 1) * B])
-            return out
-
-        pm = self._pointer_map(pmap)
-
-        def pointers(arr):
-            lo, out = self._low, []
-            try:
-                plain = max(arr) < lo                      # no pointer in it
-            except TypeError:                              # a word that is no int
-                plain = False
-            if plain:
-                return tuple(permuted(arr))
-            for v in permuted(arr):
-                w = pm.get(v)
-                if w is None:
-                    w = (self._moved_pointer(v, pmap) if type(v) is int and v >= lo
-                         and self._pointer(v) is not None else v)
-                out.append(w)
-            return tuple(out)
-
-        members = self._members if self._members_of is k else self._on_lists(k)[0]
-        lru_next, lru_prev = permuted(k.lru_next), permuted(k.lru_prev)
-        for p in members:
-            q = pmap[p]
-            v = k.lru_next[p]
-            if 0 <= v < n:
-                lru_next[q] = pmap[v]
-            v = k.lru_prev[p]
-            if 0 <= v < n:
-                lru_prev[q] = pmap[v]
+        n = self.n
+        src, pmap, _pm, take = self._moves(bmap)
+        lru_next, lru_prev = self.links(k, bmap)
         zones = tuple(z[:6] + (tuple(pmap[p] if 0 <= p < n else p for p in z[6]),
                                tuple(pmap[p] if 0 <= p < n else p for p in z[7]))
                       + z[8:] for z in k.zones)
@@ -265,10 +230,10 @@ class BlockSymmetry:
         if len(pbf) == self.nblocks:
             pbf = tuple(pbf[b] for b in src)
         kernel = k._replace(
-            flags=tuple(permuted(k.flags)), count=tuple(permuted(k.count)),
-            mapcount=tuple(permuted(k.mapcount)), private=pointers(k.private),
-            mapping=pointers(k.mapping), lru_next=tuple(lru_next),
-            lru_prev=tuple(lru_prev), zones=zones,
+            flags=take(k.flags), count=take(k.count),
+            mapcount=take(k.mapcount), private=self.pointers(k.private, bmap),
+            mapping=self.pointers(k.mapping, bmap), lru_next=lru_next,
+            lru_prev=lru_prev, zones=zones,
             pagemem=tuple(sorted((pmap[p], words) for p, words in k.pagemem))
             if k.pagemem else k.pagemem,
             pageblock_flags=pbf,
@@ -285,6 +250,63 @@ class BlockSymmetry:
             return out, None
         return out, {name: frozenset([pmap[p] for p in pfns]) for name, pfns in stale.items()}
 
+
+    def pointers(self, arr, bmap):
+        """A field's words permuted by ``bmap``, each struct page pointer
+        and linear address in them relabelled."""
+        _src, pmap, pm, take = self._moves(bmap)
+        lo, out = self._low, take(arr)
+        try:
+            plain = max(arr) < lo                          # no pointer in it
+        except TypeError:                                  # a word that is no int
+            plain = False
+        if plain:
+            return out
+        out = list(out)
+        for i, v in enumerate(out):
+            w = pm.get(v)
+            if w is None:
+                w = (self._moved_pointer(v, pmap) if type(v) is int and v >= lo
+                     and self._pointer(v) is not None else v)
+            out[i] = w
+        return tuple(out)
+
+    def links(self, k, bmap):
+        """(lru_next, lru_prev) permuted by ``bmap``, the links of the pages
+        on a list relabelled."""
+        _src, pmap, _pm, take = self._moves(bmap)
+        n = self.n
+        members = self._members if self._members_of is k else self._on_lists(k)[0]
+        lru_next, lru_prev = list(take(k.lru_next)), list(take(k.lru_prev))
+        for p in members:
+            q = pmap[p]
+            v = k.lru_next[p]
+            if 0 <= v < n:
+                lru_next[q] = pmap[v]
+            v = k.lru_prev[p]
+            if 0 <= v < n:
+                lru_prev[q] = pmap[v]
+        return tuple(lru_next), tuple(lru_prev)
+
+    def _moves(self, bmap):
+        """(new block -> old block, old pfn -> new pfn, {old pointer: new},
+        a function that permutes a field's tuple) of relabelling ``bmap``,
+        kept for each of the few relabellings there are."""
+        key = tuple(bmap)
+        got = self._moves_of.get(key)
+        if got is None:
+            B, n = self.B, self.n
+            src = [0] * self.nblocks
+            for b, m in enumerate(bmap):
+                src[m] = b
+            pmap = [bmap[p // B] * B + p % B for p in range(n)]
+            inv = [0] * n                                   # new pfn -> old pfn
+            for p, q in enumerate(pmap):
+                inv[q] = p
+            getter = operator.itemgetter(*inv)
+            take = (lambda arr: (getter(arr),)) if n == 1 else getter
+            got = self._moves_of[key] = (src, pmap, self._pointer_map(pmap), take)
+        return got
 
     def _pointer_map(self, pmap):
         """{old pointer: new} for the page-aligned struct page pointers and
