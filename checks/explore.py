@@ -224,6 +224,8 @@ class KernelModel:
         sym = BlockSymmetry(self.fresh().k) if symmetry else None
         self.sym = sym if sym is not None and sym.active else None
         self.twins = 0                   # twin transitions that agreed (check_step)
+        self._canonical_fp = {}          # a state's fingerprint -> its canonical one
+        self.met = 0                     # states met as they are (fingerprint())
         self._steps = 0
         # The fallback is taken only when memory is fragmented, unless the
         # version's debugging option forces it: start fragmented as well.
@@ -322,12 +324,24 @@ class KernelModel:
         the same in every process (the Dask shards' sets are merged).
         With ``symmetry``, the key of the canonical member of the state's
         orbit under block permutations (checks/symmetry.py)."""
-        if self.sym is not None:
-            plain, stale = (snap, None) if self.stale is None else (snap.snap, snap.stale)
-            bmap = self.sym.block_map(plain, stale)
-            if bmap is not None:
-                return hash(self.relabelled_key(plain, stale, bmap))
-        return hash(self.key(snap))
+        fp = hash(self.key(snap))
+        if self.sym is None:
+            return fp
+        # the canonical member's, remembered for the states met as they are
+        # (a free that undoes an allocation meets its parent again)
+        known = self._canonical_fp.get(fp)
+        if known is not None:
+            return known
+        plain, stale = (snap, None) if self.stale is None else (snap.snap, snap.stale)
+        bmap = self.sym.block_map(plain, stale)
+        canonical = fp if bmap is None else hash(self.relabelled_key(plain, stale, bmap))
+        if len(self._canonical_fp) >= self.CANONICAL_HELD:
+            self._canonical_fp.clear()
+        self._canonical_fp[fp] = canonical
+        self.met += 1
+        return canonical
+
+    CANONICAL_HELD = 1 << 21           # fingerprint() remembers at most these
 
     def relabelled_key(self, snap, stale, bmap):
         """key() of ``snap`` (with its ``stale`` words, if merged) relabelled
@@ -371,7 +385,7 @@ class KernelModel:
         return StaleSnapshot(*sym.relabel(snap.snap, bmap, snap.stale, real=False))
 
     # the twin transitions: all of the first TWINS_FIRST, then one in TWINS_EVERY
-    TWINS_FIRST, TWINS_EVERY = 256, 64
+    TWINS_FIRST, TWINS_EVERY = 256, 128
 
     def check_step(self, parent, action, child) -> None:
         """The symmetry audit (checks/symmetry.py): on a sample of the
@@ -756,7 +770,9 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     64-bit hash of its canonical key (TLC's fingerprint set): the chance
     that two distinct states met share one, which would leave the second
     unexplored, is at most n(n-1)/2**65 for n states if the hash is
-    uniform, and the strength states it (ExploreResult.collision).
+    uniform (plus m(m-1)/2**65 for the m states a model with symmetry met
+    as they are, KernelModel.fingerprint), and the strength states it
+    (ExploreResult.collision).
 
     Returns the first violation of each signature, each with a shortest
     trace (empty for the initial state, which is checked too);
@@ -827,7 +843,10 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             res.complete = False
             break
     res.seconds = time.monotonic() - start
-    res.collision = res.states * (res.states - 1) / 2 ** 65 if hash_states else 0.0
+    # with symmetry, the fingerprints of the states met as they are count too
+    met = getattr(model, "met", 0)
+    res.collision = ((res.states * (res.states - 1) + met * (met - 1)) / 2 ** 65
+                     if hash_states else 0.0)
     for inv, msg, node, _n in found.values():
         if g is not None:
             path = path_to(g, node)

@@ -436,26 +436,30 @@ class Kernel:
         the fields a call did not change are shared, and restore() with
         ``current`` can tell them apart by identity."""
         c = self.ctx
+        # (an empty container is (), without a generator for it)
         snap = KernelSnapshot(
             tuple(self.flags), tuple(self._count), tuple(self._mapcount),
             tuple(self.private), tuple(self.mapping), tuple(self.lru_next),
             tuple(self.lru_prev),
-            tuple((p, tuple(w.items())) for p, w in self.pagemem.items()),
+            tuple((p, tuple(w.items())) for p, w in self.pagemem.items())
+            if self.pagemem else (),
             tuple((z.name, z.idx, z.zone_start_pfn, z.spanned_pages, z.max_order,
                    z.pages_min, tuple(z.head_next), tuple(z.head_prev),
                    tuple(z.nr_free), z.NR_FREE_PAGES) for z in self.zones),
-            tuple(tuple(vars(a).values()) for a in self.vmlist),
+            tuple(tuple(vars(a).values()) for a in self.vmlist) if self.vmlist else (),
             tuple(self.pgtables.items()), tuple(self.ptes.items()),
             tuple(self.page_address_map.items()),
             tuple((key, o.addr, o.size, o.gfp, o.large_page, tuple(o.words.items()))
-                  for key, o in self.kmalloc_objs.items()),
+                  for key, o in self.kmalloc_objs.items()) if self.kmalloc_objs else (),
             self.kmalloc_next, tuple(self.kmalloc_free_slots),
-            tuple(sorted(self.freed_kmalloc)), (c.hardirq, c.irqs_disabled, c.spin_depth),
+            tuple(sorted(self.freed_kmalloc)) if self.freed_kmalloc else (),
+            (c.hardirq, c.irqs_disabled, c.spin_depth),
             tuple(self.events), tuple(self.workqueue), self.system_state,
             self.fail_page_alloc, self.fail_pt_alloc, self.fail_kmalloc,
             self.tainted, self.calls, tuple(self._func_names),
             tuple(self.pageblock_flags),
-            tuple((p.count, p.high, p.batch, tuple(p.list)) for p in self.pcp))
+            tuple((p.count, p.high, p.batch, tuple(p.list)) for p in self.pcp)
+            if self.pcp else ())
         if like is None:
             return snap
         return KernelSnapshot._make([old if old is new or old == new else new
