@@ -533,10 +533,13 @@ class ExploreResult:
     # (``label``, and ``action`` as the model's tuple), what it returned,
     # and ``tree``: True on the one edge each state was first reached by.
     graph: object = None
+    # With bfs(fingerprint=f): {f(key): transitions made from that state}
+    # for every state found (0 for one not expanded), for checks/dist.py.
+    fingerprints: dict = None
 
 
 def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=False,
-        check=True, visit=None):
+        check=True, visit=None, roots=None, offset=0, fingerprint=None):
     """Explore every state reachable in ``depth`` actions.
 
     The model gives states and actions (init_states, actions, properties,
@@ -552,25 +555,36 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     ``visit(trace, h, depth)`` is called on each new state, before any
     other state is loaded (``h`` is valid only until then); ``check=False``
     leaves the properties unchecked (the smt engine's walk over the states).
+
+    For checks/dist.py's shards: ``roots`` are traces to start from instead
+    of model.init_states() (realised by model.realise), ``offset`` their
+    depth (the search still ends at ``depth`` from boot), and with
+    ``fingerprint`` (a function of a state's key) ``res.fingerprints``
+    maps each state's fingerprint to the transitions made from it.
     """
     start = time.monotonic()
     res = ExploreResult(depth=depth)
     seen, found = {}, {}                  # key -> state number; signature -> first
-    roots = {}                            # state number -> trace, of initial states
+    root_traces = {}                      # state number -> trace, of initial states
     g = res.graph = nx.MultiDiGraph() if graph else None
     frontier = deque()
-    for trace in model.init_states():
+    fps = res.fingerprints = {} if fingerprint else None
+    fp_of = {}                            # with fingerprint: state number -> it
+    for trace in model.init_states() if roots is None else roots:
         h = model.realise(trace)
         snap = model.save(h)
         key = model.key(snap) if hash_states else (trace,)
         if key in seen:
             continue
         node = seen[key] = res.states
-        roots[node] = trace
+        root_traces[node] = trace
         res.states += 1
-        _discovered(model, h, node, 0, trace, found, g, check, visit)
-        if not h.dead and depth > 0:
-            frontier.append((trace, 0, snap, node))
+        if fps is not None:
+            fp_of[node] = fingerprint(key)
+            fps[fp_of[node]] = 0
+        _discovered(model, h, node, offset, trace, found, g, check, visit)
+        if not h.dead and depth > offset:
+            frontier.append((trace, offset, snap, node))
     while frontier:
         if budget is not None and time.monotonic() - start > budget:
             res.complete = False
@@ -578,6 +592,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
         trace, d, snap, node = frontier.popleft()
         h = model.load(snap)
         fresh = True                      # h is still the parent, untouched
+        made = res.transitions
         for action in model.actions(h):
             if not fresh:
                 h = model.load(snap)
@@ -599,9 +614,14 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             if not new:
                 continue
             res.states += 1
+            if fps is not None:
+                fp_of[num] = fingerprint(key)
+                fps.setdefault(fp_of[num], 0)
             _discovered(model, h, num, d + 1, nxt, found, g, check, visit)
             if expand:
                 frontier.append((nxt, d + 1, child, num))
+        if fps is not None:
+            fps[fp_of[node]] = res.transitions - made
         if stop_after and len(found) >= stop_after:
             res.complete = False
             break
@@ -609,7 +629,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     for inv, msg, t, node in found.values():
         if g is not None:
             path = path_to(g, node)
-            t = roots[path[0][0] if path else node] + tuple(a for _u, _v, a in path)
+            t = root_traces[path[0][0] if path else node] + tuple(a for _u, _v, a in path)
         res.violations.append((inv, msg, t))
     return res
 
@@ -637,7 +657,7 @@ def trace_entries(model, trace):
 
 
 def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
-                deepen=1, stale=True) -> ExploreResult:
+                deepen=1, stale=True, search=None) -> ExploreResult:
     """Explore one build; violations come back as Violation records.  With
     ``graph``, ``res.graph`` is the state graph (see ExploreResult).
 
@@ -652,6 +672,10 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     ``stale``: merge states that differ only in stale struct page words
     (StaleWords).  If the target reads one, the search is made again from
     scratch without the merge, and the strength says why.
+
+    ``search``: the breadth-first search to use, called as bfs is
+    (``search(model, depth, budget, graph=graph)``); checks/dist.py passes
+    its sharded one.
     """
     start = time.monotonic()
 
@@ -661,11 +685,13 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     model = KernelModel(target, cfg, stale=stale)
     gave_up = None
     try:
-        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
+        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen,
+                                            search or bfs)
     except StaleWordRead as e:
         gave_up = str(e)
         model = KernelModel(target, cfg, symbols=model.symbols)
-        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
+        res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen,
+                                            search or bfs)
     starts = "the booted kernel" + (" and the fragmented one" if model.fragmented else "")
     bound = (f"depth {depth}, {cfg.mem_pages} pages, MAX_ORDER "
              f"{cfg.FORCE_MAX_ZONEORDER}, vmalloc window {cfg.vmalloc_pages} pages, "
@@ -690,15 +716,15 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     return res
 
 
-def _search(model, depth, left, graph, reach, deepen):
+def _search(model, depth, left, graph, reach, deepen, search=bfs):
     """run_explore's search: (result, depth asked, lengths beyond it, depth
     searched)."""
-    res = bfs(model, depth, left(), graph=graph)
+    res = search(model, depth, left(), graph=graph)
     asked, beyond = depth, []
     if reach and res.complete:
         found = {signature(inv, msg) for inv, msg, _t in res.violations}
         beyond = [n for sig, n in reach.items() if sig not in found and n > depth]
         if beyond:
             depth = min(max(beyond), asked + deepen)
-            res = bfs(model, depth, left(), graph=graph)
+            res = search(model, depth, left(), graph=graph)
     return res, asked, beyond, depth
