@@ -283,12 +283,24 @@ def _on_worker(code, fn, seconds, *args):
     if code != code_digest():
         raise DistError(f"worker {worker.address} runs other vcpcheck code than the "
                         f"client: install the same vcpcheck on every worker")
+    _quiet_worker()
     return fn(seconds, *args)
+
+
+def _quiet_worker():
+    """Hypothesis warns when the global ``random`` module's state changes
+    while it draws an example; on a worker the Dask event loop's own
+    thread uses ``random`` meanwhile, which says nothing about the model
+    (its strategies never touch ``random``).  That one warning is
+    silenced, on workers only."""
+    import warnings
+    warnings.filterwarnings("ignore", message="Do not use the `random` module")
 
 
 # --- connecting -------------------------------------------------------------------------------
 
-_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?[A-Za-z0-9_.\-\[\]:]+?(?::\d+)?$")
+_ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx)://)?"
+                      r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.\-]+)(?::\d{1,5})?$")
 
 
 def scheduler_address(text: str) -> str:
