@@ -13,11 +13,12 @@ phase by phase (explore, smt, stateful, explore's deeper search), so the
 stateful engine is still told what explore and smt found.  Two engines are
 split finer, in ways whose merged result does not depend on the split:
 
-- explore shards (sharded_search): the client searches to a small depth k
+- explore shards (sharded_search): the client searches to depth k = D - 1
   itself, splits the distinct states at depth exactly k into shards by a
   stable digest of their traces, and each shard is searched on a worker
-  from its states to the overall depth D (counted from boot).  The
-  results are merged so that they equal one run_explore (below);
+  from its states to the overall depth D (counted from boot): the last
+  call, where most of the states are.  The results are merged so that
+  they equal one run_explore's (below);
 - stateful swarm blocks (run_blocks), with --blocks N: N seed blocks.
 
 Results of finished units are kept in --out DIR/units (UnitStore), so a
@@ -52,6 +53,7 @@ What a cluster breaks, and what is done about it:
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import pickle
 import re
@@ -65,7 +67,6 @@ from .atomic import write_atomic
 LOCAL = "local"                 # --scheduler without ADDR: a LocalCluster here
 CONNECT_TIMEOUT = 10.0          # seconds to reach a scheduler and see a worker
 GRACE = 5.0                     # seconds past a deadline the client still waits
-SHARD_DEPTH = 1                 # the depth the client searches to itself (k)
 UNITS = "units"                 # --out DIR/units: the finished units
 UNIT_FORMAT = 1                 # bumped when what a unit file holds changes
 
@@ -77,41 +78,78 @@ class DistError(Exception):
 
 # --- stable digests --------------------------------------------------------------------
 
+# What a repr holds when it is not already the encoding: a set (unordered),
+# an object, a bool (True == 1, so it is encoded as 1), a float.
+_NOT_PLAIN = re.compile(r"[{<.]|set\(|True|False|e\+")
+
+
+def _plain(text) -> bool:
+    return _NOT_PLAIN.search(text) is None
+
+
 def _encode(obj) -> str:
-    """A text for ``obj`` that is the same in every process: repr where
-    repr is deterministic (ints, strings, tuples of them), with the
-    elements of a set sorted.  Anything else is refused, not guessed."""
+    """A text for ``obj`` that is the same in every process, and the same
+    for objects Python holds equal (as dict keys do): repr where that is
+    deterministic (ints, strings, tuples of them), a set's elements
+    sorted, a bool as its int, an integral float as an int.  Anything else
+    is refused, not guessed."""
     t = type(obj)
     if t is tuple or t is list:
-        return ("(" if t is tuple else "[") + ",".join(map(_encode, obj)) + ")"
+        text = repr(tuple(obj)) if t is list else repr(obj)
+        if _plain(text):
+            return text
+        return "(" + ",".join(map(_encode, obj)) + ")"
     if t is frozenset or t is set:
-        return "{" + ",".join(sorted(map(_encode, obj))) + "}"
+        try:
+            text = repr(sorted(obj))
+        except TypeError:                # mixed types: sort their encodings
+            text = None
+        if text is None or not _plain(text):
+            text = "[" + ",".join(sorted(map(_encode, obj))) + "]"
+        return "{" + text + "}"
+    if t is bool:
+        return "1" if obj else "0"
+    if t is float and obj.is_integer():
+        return repr(int(obj))
     if t is dict:
-        return "{" + ",".join(sorted(f"{_encode(k)}:{_encode(v)}"
-                                     for k, v in obj.items())) + "}"
-    if t in (int, bool, str, bytes, float, type(None)):
+        return "{:" + ",".join(sorted(f"{_encode(k)}:{_encode(v)}"
+                                      for k, v in obj.items())) + "}"
+    if t in (int, str, bytes, float, type(None)):
         return repr(obj)
     raise TypeError(f"no stable encoding for {t.__name__}")
 
 
-def _fast_encode(part) -> str:
-    """_encode of one part of a state key: its repr when that holds no set
-    or object (the common case, all C speed), else _encode."""
-    text = repr(part)
-    if "{" in text or "<" in text or "set(" in text:
-        return _encode(part)
-    return text
+def _set_as_list(obj):
+    """json's hook for what it cannot encode: a set as its sorted elements
+    (by their encodings when they do not sort)."""
+    if type(obj) is frozenset or type(obj) is set:
+        try:
+            return sorted(obj)
+        except TypeError:
+            return sorted(obj, key=_encode)
+    raise TypeError(f"no stable encoding for {type(obj).__name__}")
+
+
+_JSON = json.JSONEncoder(default=_set_as_list, separators=(",", ":"),
+                         check_circular=False, sort_keys=True).encode
 
 
 def fingerprint(key) -> int:
     """A state's fingerprint: 64 bits of blake2b over a deterministic
     encoding of its canonical key (explore.py KernelModel.key), the same in
     every process (a key holds strings, whose hash() is salted per
-    process).  Fingerprints only count: each shard searches with the full
-    keys, so a collision (about 3e-8 for a million states) could only
-    undercount states, never hide one."""
-    parts = key if type(key) is tuple else (key,)
-    text = "\x1f".join(map(_fast_encode, parts))
+    process).  The encoding is json's (C speed, about 30 us a key where
+    _encode takes 100), sets as sorted lists and a bool as its int, so
+    that keys Python holds equal get one fingerprint (True == 1); a tuple
+    and a list of the same items share one, as might two strings that
+    differ only by "true"/"false" against "1"/"0": that and a blake2b
+    collision (about 3e-8 for a million states) could only merge two
+    states in the count, never hide one from a shard, which searches with
+    the full keys.  A key json cannot encode goes through _encode."""
+    try:
+        text = _JSON(key).replace("true", "1").replace("false", "0")
+    except (TypeError, ValueError):
+        text = "\0" + _encode(key)
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
@@ -541,28 +579,39 @@ def unit_task(seconds, name, cfg, engine, args, told):
 # --- explore shards ---------------------------------------------------------------------------
 
 def _explore_model():
-    """explore.KernelModel, and ShardModel on it (imported when used)."""
+    """(Replaying, ShardModel): explore.KernelModel's subclasses for the
+    shards (imported when used)."""
     from .explore import KernelModel
 
-    class ShardModel(KernelModel):
-        """KernelModel whose realise() replays the calls after the initial
-        state as bfs makes them (step), so that a root's stale struct page
-        words are the ones its path left, as in the client's search; and
-        which knows, for an audit breach, which transition it was in."""
+    class Replaying(KernelModel):
+        """KernelModel whose realise() loads its initial state (booted once,
+        then kept as a snapshot) and makes each call after it as bfs makes
+        them (step): a shard realises thousands of roots, and a boot costs
+        more than the calls.  With stale words merged, a root's stale
+        words are then the ones its path left, as in the client's search.
+        The harness it returns is the model's working one (as load's)."""
+
+        def realise(self, trace):
+            init = initial_of(self, trace)
+            inits = self.__dict__.setdefault("inits", {})
+            if init not in inits:
+                h = KernelModel.realise(self, init)
+                if self.stale is not None:
+                    self._watched(h)
+                inits[init] = KernelModel.save(self, h)
+            h = KernelModel.load(self, inits[init])
+            for action in trace[len(init):]:
+                self.step(h, action)
+            return h
+
+    class ShardModel(Replaying):
+        """Replaying that knows, for an audit breach, which transition the
+        search was making (see _breach_at)."""
 
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             self.trace_of, self.saved, self.loaded = {}, None, None
             self.at, self.doing = None, None       # parent trace, action
-
-        def realise(self, trace):
-            init = initial_of(self, trace)
-            h = super().realise(init)
-            if self.stale is not None:
-                self._watched(h)
-            for action in trace[len(init):]:
-                self.step(h, action)
-            return h
 
         def save(self, h):
             self.saved = super().save(h)
@@ -587,7 +636,7 @@ def _explore_model():
             self.doing = action
             super().step(h, action)
 
-    return KernelModel, ShardModel
+    return Replaying, ShardModel
 
 
 def initial_of(model, trace) -> tuple:
@@ -665,9 +714,9 @@ def explore_shard(target, cfg, roots, offset, depth, budget, stale=True) -> Shar
     worker."""
     from .explore import StaleWordRead, bfs
     start = time.monotonic()
-    KernelModel, ShardModel = _explore_model()
+    Replaying, ShardModel = _explore_model()
     model = ShardModel(target, cfg, stale=stale)
-    plain = KernelModel(target, cfg, symbols=model.symbols)
+    plain = Replaying(target, cfg, symbols=model.symbols)
     ranks = {}
 
     def rank(trace):
@@ -716,15 +765,15 @@ def _sharded(runner, name, shards=None):
 
 
 def sharded_search(model, depth, budget, runner, name, shards=None, graph=False,
-                   task=None):
+                   task=None, split=None):
     """bfs(model, depth, budget), in shards (run_explore's ``search``).
 
-    The client (this process) searches to k = min(SHARD_DEPTH, depth - 1)
-    calls itself, with ``model``.  The distinct states at depth exactly k
-    that the kernel survived (the frontier) are split into ``shards``
-    (default: the runner's width) by a stable digest of their traces
-    (shard_of), and each shard is searched by explore_shard from its
-    states to ``depth`` calls from boot, through ``runner``.
+    The client (this process) searches to k = ``split`` calls (default
+    ``depth`` - 1) itself, with ``model``.  The distinct states at depth
+    exactly k that the kernel survived (the frontier) are split into
+    ``shards`` (default: the runner's width) by a stable digest of their
+    traces (shard_of), and each shard is searched by explore_shard from
+    its states to ``depth`` calls from boot, through ``runner``.
 
     Complete: a state at distance d <= k from an initial state is found by
     the client.  A state whose shortest path is longer than k passes, on
@@ -732,7 +781,22 @@ def sharded_search(model, depth, budget, runner, name, shards=None, graph=False,
     first path to each state), which is in some shard; from there it is
     d - k calls away, and that shard searches d - k <= depth - k calls
     deep.  So the union covers every state within ``depth``, and no shard
-    finds one beyond it (it counts depth from boot).  Merged:
+    finds one beyond it (it counts depth from boot).
+
+    Exact with k = depth - 1: the canonical key leaves out what does not
+    decide a verdict but does decide later keys (the kmalloc arena's next
+    address, ledger ids, ...), so the successors of a merged state depend
+    on which of its paths the search kept (its representative).  A
+    shard realises each frontier state by replaying the client's trace,
+    which is the path one bfs keeps, so with k = depth - 1 every state is
+    expanded from the representative one bfs expands, and the merge below
+    equals one bfs's exactly.  With a smaller k a shard may keep another
+    representative for a state deeper down, and its successors' keys (not
+    their verdicts) can differ: 22 more states of 88,192 were counted at
+    depth 3 with k = 1 (reference, fragmented start).  The price is that
+    the client's search to depth - 1 is not spread: on this model each
+    call multiplies the states by 10 to 30, so it is the smaller part.
+    Merged:
 
     - states: the size of the union of the client's and the shards' state
       fingerprints (fingerprint()); transitions: each state's, counted
@@ -753,12 +817,12 @@ def sharded_search(model, depth, budget, runner, name, shards=None, graph=False,
     ``task`` (default shard_task): what runs a shard, given (seconds,
     name, cfg, roots, offset, depth, stale).
     """
-    from .explore import ExploreResult, KernelModel, StaleWordRead, bfs
+    from .explore import ExploreResult, StaleWordRead, bfs
     if graph:
         raise ValueError("sharded_search records no state graph")
     start = time.monotonic()
     deadline = start + (budget if budget is not None else float("inf"))
-    k = max(0, min(SHARD_DEPTH, depth - 1))
+    k = max(0, depth - 1 if split is None else min(split, depth - 1))
     found, frontier = Found(), []
 
     def visit(trace, h, d):
@@ -768,7 +832,7 @@ def sharded_search(model, depth, budget, runner, name, shards=None, graph=False,
     client = bfs(model, k, budget, check=False, visit=visit, fingerprint=fingerprint)
     res = ExploreResult(depth=depth, complete=client.complete)
     fps = dict(client.fingerprints)
-    plain = KernelModel(model.target, model.cfg, symbols=model.symbols)
+    plain = _explore_model()[0](model.target, model.cfg, symbols=model.symbols)
     candidates = found.ranked(lambda t: bfs_rank(plain, t))
     if client.complete and depth > k and frontier:
         n = max(1, shards or runner.width)
