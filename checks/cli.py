@@ -149,11 +149,6 @@ def _run_options(p, examples=100):
                         "what was found excluded, until a round finds nothing new "
                         "or the budget ends (default), or at most this many rounds "
                         "per configuration")
-    p.add_argument("--blocks", type=positive_int, default=1,
-                   help="stateful engine: split each configuration's sample into "
-                        "this many seed blocks, each with its own seed and share of "
-                        "--examples (checks/dist.py run_blocks); --scheduler runs "
-                        "them as separate tasks, with the same result as here")
     p.add_argument("--budget", type=positive_seconds, default=120.0,
                    help=f"seconds per target at most, split between the engines "
                         f"({_shares_text()}; what one leaves goes to the next); "
@@ -190,7 +185,14 @@ def _address(text):
         raise argparse.ArgumentTypeError(str(e))
 
 
-def _scheduler_option(p):
+def _dist_options(p):
+    """--blocks and --scheduler (check and bisect: the commands that run
+    check_target's units of work)."""
+    p.add_argument("--blocks", type=positive_int, default=1,
+                   help="stateful engine: split each configuration's sample into "
+                        "this many seed blocks, each with its own seed and share of "
+                        "--examples (checks/dist.py run_blocks); --scheduler runs "
+                        "them as separate tasks, with the same result as here")
     p.add_argument("--scheduler", nargs="?", const=LOCAL, default=None, type=_address,
                    metavar="ADDR",
                    help="run the units of work on a Dask cluster (pip install "
@@ -231,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--resume", action="store_true",
                     help="with --out DIR: load the units of work a previous run "
                          "finished from DIR/units instead of running them again")
-    _scheduler_option(cp)
+    _dist_options(cp)
     cp.add_argument("--junit", metavar="FILE",
                     help="also write JUnit XML: a testcase per configuration and "
                          "engine (a violation fails, an incomplete run is an "
@@ -251,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "an invariant fails")
     bp.add_argument("series", help="v2, v3, v5 or a series file (*.py)")
     _run_options(bp)
-    _scheduler_option(bp)
+    _dist_options(bp)
     mp = sub.add_parser("compare", help="the first call where two targets differ")
     mp.add_argument("a")
     mp.add_argument("b")

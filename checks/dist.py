@@ -376,8 +376,12 @@ class open_scheduler:
     def __enter__(self) -> DaskRunner:
         distributed = _import_distributed()
         import logging
+        import warnings
         for name in ("distributed", "tornado", "asyncio"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        # a shard's roots are its arguments: Dask's advice to scatter them
+        # instead is not for a report
+        warnings.filterwarnings("ignore", message="(Large object|Sending large graph)")
         try:
             if self.address == LOCAL:
                 self.cluster = _local_cluster(distributed)
