@@ -963,7 +963,7 @@ def units_of_work(args):
         try:
             args.store = UnitStore(args.out, args.resume)
         except OSError as e:
-            raise UsageError(f"--out {args.out!r}: {e.strerror or e}")
+            raise UsageError(f"--out {e.filename or args.out!r}: {e.strerror or e}")
     if not getattr(args, "scheduler", None):
         yield
         return

@@ -975,13 +975,16 @@ class UnitStore:
     what it was told and the options that decide its result.  Written
     atomically (atomic.write_atomic) when a unit ends complete; a unit the
     budget cut is run again.  With ``resume``, a unit whose file is there
-    is loaded instead of run."""
+    is loaded instead of run.  The folder is made when the first unit
+    ends, so a run stopped before that leaves nothing in DIR."""
 
     def __init__(self, out, resume=False):
         self.folder = os.path.join(out, UNITS)
         self.resume = resume
         self.loaded = 0
-        os.makedirs(self.folder, exist_ok=True)
+        for path in (out, self.folder):
+            if os.path.exists(path) and not os.path.isdir(path):
+                raise NotADirectoryError(20, "not a directory", path)
 
     def what(self, target, cfg, phase, told, args) -> tuple:
         source = None
@@ -1019,4 +1022,8 @@ class UnitStore:
                 or getattr(res, "cut", False):
             return
         what = self.what(target, cfg, phase, told, args)
-        write_atomic(self.path(what), pickle.dumps((_encode(what), run)))
+        try:
+            os.makedirs(self.folder, exist_ok=True)
+            write_atomic(self.path(what), pickle.dumps((_encode(what), run)))
+        except OSError as e:
+            raise DistError(f"--out {self.folder}: {e.strerror or e}") from None
