@@ -503,13 +503,19 @@ def run_phase(runner, target, cfgs, phase, work, deadline, args, store=None):
     """((i, phase), (result, cut)) for each (i, told) of ``work``, in that
     order: every configuration's unit runs from a thread of its own here
     (explore's client search and merge are here, the units on the cluster).
-    Closing the generator (--fail-fast, Ctrl-C) stops the runner."""
+    Closing the generator (--fail-fast, Ctrl-C) stops the runner.
+
+    Explore is sharded when the phase has fewer units than twice the
+    cluster's threads: with more, the configurations keep every worker busy
+    and shards would only add their overhead (the client's search, leaves
+    checked in two shards).  The result is the same either way."""
     out, threads = {}, []
+    shard = len(work) < 2 * runner.width
 
     def one(i, told):
         try:
             out[i] = ("ok", _unit(runner, target, cfgs[i], phase, told, deadline, args,
-                                  store))
+                                  store, shard))
         except BaseException as e:       # noqa: BLE001 - raised where it is read
             out[i] = ("raised", e)
 
@@ -530,24 +536,24 @@ def run_phase(runner, target, cfgs, phase, work, deadline, args, store=None):
         raise
 
 
-def _unit(runner, target, cfg, phase, told, deadline, args, store):
+def _unit(runner, target, cfg, phase, told, deadline, args, store, shard=True):
     """One unit: (result, cut), from the store if it holds it."""
     if store is not None:
         kept = store.load(target, cfg, phase, told, args)
         if kept is not None:
             return kept
-    run = _compute(runner, target, cfg, phase, told, deadline, args)
+    run = _compute(runner, target, cfg, phase, told, deadline, args, shard)
     if store is not None:
         store.save(target, cfg, phase, told, args, run)
     return run
 
 
-def _compute(runner, target, cfg, phase, told, deadline, args):
+def _compute(runner, target, cfg, phase, told, deadline, args, shard=True):
     if deadline - time.monotonic() <= 0:
         return None, True
     # --coverage measures a whole unit in one process (cover.measured)
     whole = getattr(args, "coverage", False)
-    if phase in ("explore", "deepen") and not whole:
+    if phase in ("explore", "deepen") and shard and not whole:
         from .explore import run_explore
         start = time.monotonic()
         with model_code():

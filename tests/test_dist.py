@@ -295,6 +295,16 @@ def test_scheduler_address_that_is_not_one(capsys, addr):
     assert "is not a scheduler address" in err and repr(addr) in err
 
 
+@pytest.mark.parametrize("argv,needle", [
+    (["--blocks", "0"], "argument --blocks: '0' is not a whole number of at least 1"),
+    (["--out", "/etc/passwd/x", "--resume"], "--out"),
+])
+def test_bad_dist_options_are_one_line_exit_2(capsys, argv, needle):
+    code, out, err = run(capsys, "check", "base", "--depth", "1", *argv)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1
+    assert err.startswith("vcpcheck: error: ") and needle in err
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -375,13 +385,20 @@ def test_local_cluster_gives_the_local_verdict_counts_and_traces(capsys):
 
 
 @pytest.mark.slow
-def test_a_budget_cut_on_the_cluster_is_unknown(capsys):
+@pytest.mark.parametrize("depth,budget,configs", [
+    ("4", "3", []),                  # 4 configurations: whole units, cut
+    # one configuration: sharded; the client's search to depth 2 ends, the
+    # shards' last call does not
+    ("3", "2", ["--config", "ARCH=x86_64", "--config", "PAGEFLAGS_EXTENDED=y"]),
+])
+def test_a_budget_cut_on_the_cluster_is_unknown(capsys, depth, budget, configs):
     code, out, _ = run(capsys, "check", "base", "--json", "--engine", "explore",
-                       "--depth", "4", "--budget", "3", "--bound", "main",
-                       "--scheduler")
+                       "--depth", depth, "--budget", budget, "--bound", "main",
+                       *configs, "--scheduler")
     (t,) = json.loads(out)["targets"]
     assert code == 1 and t["verdict"] == "unknown"
-    assert "partial" in t["stats"]["strength"] and t["stats"]["budget_ran_out"]
+    assert t["stats"]["strength"].startswith(f"partial to depth {depth}")
+    assert t["stats"]["budget_ran_out"]
 
 
 def _dask(*argv, **kw):
@@ -443,8 +460,10 @@ def test_a_worker_killed_mid_run_gives_the_same_result(dask_cluster):
     counts and traces are those of the run on this machine."""
     distributed = pytest.importorskip("distributed")
     addr, _workers = dask_cluster
-    argv = ["check", "v3", "--json", "--engine", "explore", "--depth", "2",
-            "--budget", "600"]
+    # one configuration, so its search is sharded (see dist.run_phase)
+    argv = ["check", "v3", "--json", "--engine", "explore", "--depth", "3", "--bound",
+            "main", "--config", "ARCH=x86_64", "--config", "PREEMPT=n", "--config",
+            "VFALLBACK_ALWAYS=y", "--budget", "600"]
     here = _vcpcheck(*argv)
     proc = subprocess.Popen([sys.executable, "-m", "vcpcheck.checks.cli", *argv,
                              "--scheduler", addr], stdout=subprocess.PIPE,
