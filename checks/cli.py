@@ -2,8 +2,8 @@
 
     vcpcheck list [--json]
     vcpcheck check [TARGET...] [--engine stateful,explore] [--config KEY=VALUE]...
-                   [--seed N] [--examples N] [--rounds N] [--budget SECONDS]
-                   [--jobs N] [--out DIR] [--json] [-v]
+                   [--seed N] [--examples N] [--rounds N] [--blocks N] [--budget SECONDS]
+                   [--jobs N | --scheduler [ADDR]] [--out DIR [--resume]] [--json] [-v]
     vcpcheck bisect SERIES [options as for check]
     vcpcheck compare A B [--config KEY=VALUE]... [--seed N] [--examples N] [--json]
     vcpcheck replay FILE.json [--target T]
@@ -16,6 +16,7 @@ naming the problem, a traceback only with -v, never a pass.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import multiprocessing
@@ -29,6 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from vcpcheck.impl.kconfig import OPTIONS, ConfigError, parse_value
 
 from . import cover, guard, report
+from .dist import LOCAL, DistError, scheduler_address
 from .formats import check_format_options, run_rows, write_formats
 from .harness import ModelCrash
 from .pool import worker_pool
@@ -176,6 +178,31 @@ def _run_options(p, examples=100):
     p.add_argument("-v", "--verbose", action="store_true")
 
 
+def _address(text):
+    try:
+        return scheduler_address(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
+def _dist_options(p):
+    """--blocks and --scheduler (check and bisect: the commands that run
+    check_target's units of work)."""
+    p.add_argument("--blocks", type=positive_int, default=1,
+                   help="stateful engine: split each configuration's sample into "
+                        "this many seed blocks, each with its own seed and share of "
+                        "--examples (checks/dist.py run_blocks); --scheduler runs "
+                        "them as separate tasks, with the same result as here")
+    p.add_argument("--scheduler", nargs="?", const=LOCAL, default=None, type=_address,
+                   metavar="ADDR",
+                   help="run the units of work on a Dask cluster (pip install "
+                        "'vcpcheck[dist]'): without ADDR, a cluster of one "
+                        "single-threaded worker process per core started on "
+                        "127.0.0.1; with ADDR (tcp://HOST:PORT), the cluster whose "
+                        "scheduler is there.  Built-in targets only: a variant "
+                        "file is checked on this machine, under its guard")
+
+
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (vcpcheck: error: ...)
     and exit status 2, as every other error is; -h prints the usage."""
@@ -201,7 +228,12 @@ def build_parser() -> argparse.ArgumentParser:
     _run_options(cp)
     cp.add_argument("--out", metavar="DIR",
                     help="write each counterexample as JSON, ITF (NAME.itf.json), a "
-                         "pytest file and SVG, and DIR/index.html listing them")
+                         "pytest file and SVG, and DIR/index.html listing them; "
+                         "and the result of each finished unit of work in DIR/units")
+    cp.add_argument("--resume", action="store_true",
+                    help="with --out DIR: load the units of work a previous run "
+                         "finished from DIR/units instead of running them again")
+    _dist_options(cp)
     cp.add_argument("--junit", metavar="FILE",
                     help="also write JUnit XML: a testcase per configuration and "
                          "engine (a violation fails, an incomplete run is an "
@@ -221,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "an invariant fails")
     bp.add_argument("series", help="v2, v3, v5 or a series file (*.py)")
     _run_options(bp)
+    _dist_options(bp)
     mp = sub.add_parser("compare", help="the first call where two targets differ")
     mp.add_argument("a")
     mp.add_argument("b")
@@ -375,7 +408,10 @@ def run_engine(target, cfg, engine, deadline, args, told=None):
     left = deadline - time.monotonic()
     if left <= 0:
         return None, True
-    if engine == "stateful":
+    if engine == "stateful" and getattr(args, "blocks", 1) > 1:
+        from .dist import run_blocks_local
+        res = run_blocks_local(target, cfg, args, deadline, exclude=told or ())
+    elif engine == "stateful":
         res = run_stateful(target, cfg, seed=args.seed, max_examples=args.examples,
                            rounds=args.rounds, budget=left,
                            call_timeout=args.call_timeout, exclude=told or ())
@@ -437,27 +473,56 @@ def run_configs(target, cfgs, engines, args, start, engines_at=None):
     Closing the generator (--fail-fast) ends the workers at once.
     ``engines_at[i]``: the engines that run on configuration ``i`` (see
     bound_plan; all of ``engines`` when None).
+
+    With --scheduler (``args.runner``), a built-in target's units run on the
+    Dask cluster instead (checks/dist.py run_phase), each configuration's
+    explore search in shards and, with --blocks, its stateful sample in
+    seed blocks.  With --out, every finished unit is kept in DIR/units
+    (``args.store``, dist.UnitStore), and --resume loads it from there
+    instead of running it.
     """
     deadlines = budget_deadlines(engines, start, args.budget)
     jobs = max(1, min(args.jobs, len(cfgs)))
     done = {}
+    store, runner = getattr(args, "store", None), getattr(args, "runner", None)
+    builtin = TARGETS.get(target.name) is target
 
     def todo(phase):
         told = {i: _told(done, i, phase) for i in range(len(cfgs))}
         return [(i, told[i]) for i in range(len(cfgs))
                 if (phase != "deepen" or told[i]) and _runs_at(engines_at, i, phase)]
 
-    if jobs > 1 and TARGETS.get(target.name) is target:
+    def kept(i, e, told):
+        return store.load(target, cfgs[i], e, told, args) if store else None
+
+    def keep(i, e, told, run):
+        if store:
+            store.save(target, cfgs[i], e, told, args, run)
+        return run
+
+    if runner is not None and builtin:
+        from .dist import run_phase
+        for e in phases(engines):
+            units = run_phase(runner, target, cfgs, e, todo(e), deadlines[e], args, store)
+            try:
+                for (i, _e), run in units:
+                    done[i, e] = run
+                    yield (i, e), run
+            finally:
+                units.close()
+        return
+    if jobs > 1 and builtin:
         ctx = multiprocessing.get_context("fork")
         with worker_pool(jobs, ctx) as pool:
             for e in phases(engines):
                 work = todo(e)
-                futures = [pool.submit(_run_one, target.name, cfgs[i], e,
-                                       deadlines[e], args, told)
+                futures = [kept(i, e, told) or pool.submit(
+                               _run_one, target.name, cfgs[i], e, deadlines[e], args, told)
                            for i, told in work]
-                for (i, _told_i), fut in zip(work, futures):
+                for (i, told_i), fut in zip(work, futures):
                     try:
-                        done[i, e] = fut.result()
+                        done[i, e] = (fut if isinstance(fut, tuple) else
+                                      keep(i, e, told_i, fut.result()))
                     except BrokenProcessPool:
                         running = guard.last_running()
                         raise UsageError(
@@ -470,7 +535,8 @@ def run_configs(target, cfgs, engines, args, start, engines_at=None):
         return
     for e in phases(engines):
         for i, told in todo(e):
-            done[i, e] = _run_measured(target, cfgs[i], e, deadlines[e], args, told)
+            done[i, e] = kept(i, e, told) or keep(
+                i, e, told, _run_measured(target, cfgs[i], e, deadlines[e], args, told))
             yield (i, e), done[i, e]
 
 
@@ -887,6 +953,33 @@ def _check_coverage_option(args):
         raise UsageError(str(e))
 
 
+@contextlib.contextmanager
+def units_of_work(args):
+    """Where a command's units of work run and are kept: ``args.runner``,
+    the Dask cluster of --scheduler (None: here, on --jobs processes), and
+    ``args.store``, DIR/units of --out (None without it; see run_configs)."""
+    if getattr(args, "resume", False) and not getattr(args, "out", None):
+        raise UsageError("--resume needs --out DIR (the finished units of work "
+                         "are kept in DIR/units)")
+    args.store = args.runner = None
+    if getattr(args, "out", None):
+        from .dist import UnitStore
+        try:
+            args.store = UnitStore(args.out, args.resume)
+        except OSError as e:
+            raise UsageError(f"--out {e.filename or args.out!r}: {e.strerror or e}")
+    if not getattr(args, "scheduler", None):
+        yield
+        return
+    from .dist import open_scheduler
+    with open_scheduler(args.scheduler) as runner:
+        args.runner = runner
+        try:
+            yield
+        finally:
+            args.runner = None
+
+
 def cmd_check(args) -> int:
     from .variants import resolve_target
     overrides = parse_config(args.config)
@@ -908,11 +1001,15 @@ def cmd_check(args) -> int:
     # KTAP and JSON are documents printed whole at the end; text streams.
     stream = None if args.json or args.format == "ktap" else _stream_text(progress)
     results = []
-    for t in targets:
-        results.append(check_target(t, args, overrides, progress, stream))
-        if args.fail_fast and results[-1]["verdict"] == "fail":
-            break
+    with units_of_work(args):
+        for t in targets:
+            results.append(check_target(t, args, overrides, progress, stream))
+            if args.fail_fast and results[-1]["verdict"] == "fail":
+                break
     progress.done()
+    if args.verbose and args.store is not None and args.resume:
+        print(f"  --resume: {args.store.loaded} finished units loaded from "
+              f"{args.store.folder}", file=sys.stderr)
     if args.out:
         from .traces import write_outputs
         for t, r in zip(targets, results):
@@ -955,13 +1052,15 @@ def cmd_bisect(args) -> int:
     overrides = parse_config(args.config)
     progress = Progress(args)
     rows, first_bad = [], None
-    for label, title, target in series_prefixes(args.series):
-        r = check_target(target, args, overrides, progress)
-        rows.append({"patch": label, "title": title, "verdict": r["verdict"],
-                     "result": r})
-        if r["verdict"] == "fail":
-            first_bad = rows[-1]
-            break
+    prefixes = series_prefixes(args.series)
+    with units_of_work(args):
+        for label, title, target in prefixes:
+            r = check_target(target, args, overrides, progress)
+            rows.append({"patch": label, "title": title, "verdict": r["verdict"],
+                         "result": r})
+            if r["verdict"] == "fail":
+                first_bad = rows[-1]
+                break
     progress.done()
     if args.json:
         print(json.dumps({"series": args.series, "first_bad": first_bad and first_bad["patch"],
@@ -1102,7 +1201,7 @@ def run_command(args) -> int:
     except KeyboardInterrupt:        # Ctrl-C: files are whole or absent
         print("vcpcheck: interrupted", file=sys.stderr)
         return 130
-    except (UsageError, VariantError, TraceFileError) as e:
+    except (UsageError, VariantError, TraceFileError, DistError) as e:
         msg = str(e)
     except Hang as e:
         msg = f"{e}; nothing is reported as a pass"

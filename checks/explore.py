@@ -743,9 +743,13 @@ class ExploreResult:
     # or why not; whether block symmetry was used (checks/symmetry.py).
     stale: str = ""
     symmetry: str = ""
+    twins: int = 0            # run_explore: the symmetry audit's twins that agreed
     # bfs: the chance that two distinct states shared a fingerprint (at most
     # n(n-1)/2**65 for n states), and each state's (parent, action) (trace_of).
     collision: float = 0.0
+    # With bfs(fingerprint=...): {fingerprint: transitions made from that
+    # state} for every state found (0 for one not expanded), for checks/dist.py.
+    fingerprints: dict = None
     deepest: int = 0          # bfs: the depth of the deepest new state found
     tree: list = field(default_factory=list)
     # With bfs(graph=True): the state graph, a networkx MultiDiGraph.  Nodes
@@ -758,7 +762,7 @@ class ExploreResult:
 
 
 def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=False,
-        check=True, visit=None):
+        check=True, visit=None, roots=None, offset=0, fingerprint=None):
     """Explore every state reachable in ``depth`` actions.
 
     The model gives states and actions (init_states, actions, properties,
@@ -770,8 +774,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     64-bit hash of its canonical key (TLC's fingerprint set): the chance
     that two distinct states met share one, which would leave the second
     unexplored, is at most n(n-1)/2**65 for n states if the hash is
-    uniform (plus m(m-1)/2**65 for the m states a model with symmetry met
-    as they are, KernelModel.fingerprint), and the strength states it
+    uniform (collision_bound), and the strength states it
     (ExploreResult.collision).
 
     Returns the first violation of each signature, each with a shortest
@@ -783,9 +786,18 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     ``visit(trace, h, depth)`` is called on each new state, before any
     other state is loaded (``h`` is valid only until then); ``check=False``
     leaves the properties unchecked (the smt engine's walk over the states).
+
+    For checks/dist.py's shards: ``roots`` are traces to start from instead
+    of model.init_states() (realised by model.realise), ``offset`` their
+    depth (the search still ends at ``depth`` from boot), and with
+    ``fingerprint`` true ``res.fingerprints`` maps each state's fingerprint
+    (model.fingerprint: the same in every process) to the transitions made
+    from it (0 for a state not expanded).
     """
     start = time.monotonic()
     res = ExploreResult(depth=depth)
+    fps = res.fingerprints = {} if fingerprint else None
+    fp_of = {}                            # with fingerprint: state number -> it
     seen, found = {}, {}                  # fingerprint -> state number; signature -> first
     # state number -> (parent number, action), or (None, trace) for an initial state
     tree = res.tree = []
@@ -793,7 +805,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     frontier = deque()
     unique = iter(range(-1, -(1 << 62), -1))           # keys when hash_states is off
     audit = getattr(model, "check_step", None)         # the model's audit of a step
-    for trace in model.init_states():
+    for trace in model.init_states() if roots is None else roots:
         h = model.realise(trace)
         snap = model.save(h)
         key = model.fingerprint(snap) if hash_states else next(unique)
@@ -802,9 +814,12 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
         node = seen[key] = res.states
         tree.append((None, trace))
         res.states += 1
-        _discovered(model, h, node, 0, len(trace), tree, found, g, check, visit)
-        if not h.dead and depth > 0:
-            frontier.append((node, 0, snap, len(trace)))
+        if fps is not None:
+            fp_of[node] = key
+            fps[key] = 0
+        _discovered(model, h, node, offset, len(trace), tree, found, g, check, visit)
+        if not h.dead and depth > offset:
+            frontier.append((node, offset, snap, len(trace)))
     while frontier:
         if budget is not None and time.monotonic() - start > budget:
             res.complete = False
@@ -812,6 +827,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
         node, d, snap, length = frontier.popleft()
         h = model.load(snap)
         fresh = True                      # h is still the parent, untouched
+        made = res.transitions
         for action in model.actions(h):
             if not fresh:
                 h = model.load(snap)
@@ -824,28 +840,32 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             expand = not h.dead and d + 1 < depth
             child = model.save(h, snap) if hash_states or expand else None
             key = model.fingerprint(child) if hash_states else next(unique)
-            if audit is not None and child is not None:
-                audit(snap, action, child)
             num = seen.setdefault(key, res.states)      # one hash of the key
             new = num == res.states
             if g is not None:
                 g.add_edge(node, num, action=action, label=model.label(action),
                            ret=format_ret(h.trace[-1]["ret"]), tree=new)
-            if not new:
-                continue
-            res.states += 1
-            res.deepest = d + 1
-            tree.append((node, action))
-            _discovered(model, h, num, d + 1, length + 1, tree, found, g, check, visit)
-            if expand:
-                frontier.append((num, d + 1, child, length + 1))
+            if new:
+                res.states += 1
+                res.deepest = d + 1
+                tree.append((node, action))
+                if fps is not None:
+                    fp_of[num] = key
+                    fps.setdefault(key, 0)
+                _discovered(model, h, num, d + 1, length + 1, tree, found, g, check, visit)
+                if expand:
+                    frontier.append((num, d + 1, child, length + 1))
+            if audit is not None and child is not None:
+                # last: the audit moves the working harness to a twin state
+                audit(snap, action, child)
+        if fps is not None:
+            fps[fp_of[node]] = res.transitions - made
         if stop_after and len(found) >= stop_after:
             res.complete = False
             break
     res.seconds = time.monotonic() - start
-    # with symmetry, the fingerprints of the states met as they are count too
-    met = getattr(model, "met", 0)
-    res.collision = ((res.states * (res.states - 1) + met * (met - 1)) / 2 ** 65
+    res.collision = (collision_bound(res.states, res.transitions,
+                                     getattr(model, "sym", None) is not None)
                      if hash_states else 0.0)
     for inv, msg, node, _n in found.values():
         if g is not None:
@@ -856,6 +876,17 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
             t = trace_of(tree, node)
         res.violations.append((inv, msg, t))
     return res
+
+
+def collision_bound(states, transitions, symmetric) -> float:
+    """The chance, if the 64-bit hash is uniform, that two of the states a
+    search met shared a fingerprint: at most n(n-1)/2**65 for its n
+    states, and with symmetry also m(m-1)/2**65 for the m <= n +
+    transitions states it met as they are (KernelModel.fingerprint keeps
+    their canonical fingerprints).  Counted from the totals, so a sharded
+    search (checks/dist.py) states the same bound as one search."""
+    m = states + transitions if symmetric else 0
+    return (states * (states - 1) + m * (m - 1)) / 2 ** 65
 
 
 def trace_of(tree, node) -> tuple:
@@ -892,7 +923,7 @@ def trace_entries(model, trace):
 
 
 def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
-                deepen=1, stale=True, symmetry=True) -> ExploreResult:
+                deepen=1, stale=True, symmetry=True, search=None) -> ExploreResult:
     """Explore one build; violations come back as Violation records.  With
     ``graph``, ``res.graph`` is the state graph (see ExploreResult).
 
@@ -912,6 +943,10 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     interchangeable MAX_ORDER blocks (checks/symmetry.py), audited by twin
     transitions (KernelModel.check_step); if a twin disagrees, the search
     is made again without it, and the strength says why.
+
+    ``search``: the breadth-first search to use, called as bfs is
+    (``search(model, depth, budget, graph=graph)``); checks/dist.py passes
+    its sharded one.
     """
     start = time.monotonic()
 
@@ -924,7 +959,8 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
                             symmetry=symmetry and not broken)
         symbols = model.symbols
         try:
-            res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen)
+            res, asked, beyond, depth = _search(model, depth, left, graph, reach, deepen,
+                                                search or bfs)
             break
         except StaleWordRead as e:
             gave_up = str(e)
@@ -949,8 +985,10 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     if gave_up:
         res.strength += f" (stale struct page words not merged: {gave_up})"
     if model.sym is not None:
-        res.symmetry = (f"{model.sym.describe()}, audited by {model.twins} twin "
-                        f"transitions that agreed")
+        # (how many twins ran depends on how a sharded search was split:
+        # res.twins, not the strength)
+        res.twins = model.twins
+        res.symmetry = f"{model.sym.describe()}, audited by twin transitions"
         res.strength += f" ({res.symmetry})"
     elif broken:
         res.symmetry = f"not used: {broken}"
@@ -966,15 +1004,15 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
     return res
 
 
-def _search(model, depth, left, graph, reach, deepen):
+def _search(model, depth, left, graph, reach, deepen, search=bfs):
     """run_explore's search: (result, depth asked, lengths beyond it, depth
     searched)."""
-    res = bfs(model, depth, left(), graph=graph)
+    res = search(model, depth, left(), graph=graph)
     asked, beyond = depth, []
     if reach and res.complete:
         found = {signature(inv, msg) for inv, msg, _t in res.violations}
         beyond = [n for sig, n in reach.items() if sig not in found and n > depth]
         if beyond:
             depth = min(max(beyond), asked + deepen)
-            res = bfs(model, depth, left(), graph=graph)
+            res = search(model, depth, left(), graph=graph)
     return res, asked, beyond, depth

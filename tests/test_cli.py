@@ -287,8 +287,9 @@ def test_out_writes_json_pytest_and_svg_then_replay(capsys, tmp_path):
                            "--examples", "100", "--rounds", "1", "--jobs", "1")
     assert code == 1
     files = sorted(os.listdir(out_dir))
-    assert files == ["index.html", "test_v3_01-1.py", "v3_01-1.itf.json", "v3_01-1.json",
-                     "v3_01-1.svg"]
+    # units/: each finished unit of work, for --resume (checks/dist.py UnitStore)
+    assert files == ["index.html", "test_v3_01-1.py", "units", "v3_01-1.itf.json",
+                     "v3_01-1.json", "v3_01-1.svg"]
     record = str(out_dir / "v3_01-1.json")
     validate("trace.schema.json", json.loads((out_dir / "v3_01-1.json").read_text()))
     assert run(capsys, "replay", record)[0] == 1

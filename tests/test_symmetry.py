@@ -55,7 +55,7 @@ def test_symmetry_keeps_every_violation_and_its_shortest_length(name):
     assert found(plain) == found(sym) and found(sym)
     assert sym.states < plain.states and sym.transitions == plain.transitions
     assert "block symmetry over 4 interchangeable blocks" in sym.strength
-    assert "twin transitions that agreed" in sym.strength
+    assert "audited by twin transitions" in sym.strength and sym.twins > 256
 
 
 def _free_one_page_by_pfn(k, page, zone, order):
@@ -171,3 +171,22 @@ def test_the_relabelled_key_is_the_key_of_the_relabelled_snapshot(stale):
         checked.append(bmap)
     bfs(model, 5, visit=visit)
     assert len(checked) > 100
+
+
+def test_each_state_is_checked_as_its_trace_leaves_it_with_the_audit_on():
+    """The twin audit moves the working harness to a twin state; expect
+    every state the search checks and visits (depth 2, symmetry and its
+    audit on) to be the state a replay of its trace on a fresh build
+    reaches, so that its violations name its own pfns."""
+    t = TARGETS["v3"]
+    cfg = first_cfg(t)
+    model = KernelModel(t, cfg, symmetry=True)
+    wrong, seen = [], []
+
+    def visit(trace, h, _depth):
+        seen.append(trace)
+        if model.realise(trace).k.snapshot() != h.k.snapshot():
+            wrong.append(trace)
+    bfs(model, 2, visit=visit)
+    assert model.twins > 256 and len(seen) > 1000
+    assert wrong == []
