@@ -499,6 +499,13 @@ def _waiting(fn, *args):
         _HOLDS.on = True
 
 
+def is_builtin(target) -> bool:
+    """Whether ``target`` is one of vcpcheck's own (not a variant or series
+    file, which stays on this machine: see the module docstring)."""
+    from .targets import BUILTIN, TARGETS
+    return target.name in BUILTIN and TARGETS.get(target.name) is target
+
+
 def run_phase(runner, target, cfgs, phase, work, deadline, args, store=None):
     """((i, phase), (result, cut)) for each (i, told) of ``work``, in that
     order: every configuration's unit runs from a thread of its own here
