@@ -500,7 +500,8 @@ def run_configs(target, cfgs, engines, args, start, engines_at=None):
             store.save(target, cfgs[i], e, told, args, run)
         return run
 
-    if runner is not None and builtin:
+    from .dist import is_builtin
+    if runner is not None and is_builtin(target):
         from .dist import run_phase
         for e in phases(engines):
             units = run_phase(runner, target, cfgs, e, todo(e), deadlines[e], args, store)

@@ -35,7 +35,7 @@ What a cluster breaks, and what is done about it:
   pass);
 - call timeouts: a Dask worker runs a task in a thread of its own, where
   no SIGALRM handler can be set; checks/timeouts.py stops a call there
-  from a timer thread instead;
+  from a watchdog thread instead;
 - variant files: only built-in targets go to the cluster.  A variant is
   untrusted code (checks/guard.py), and the guard that stops it, whatever
   it does, is a process group on this machine; a variant or series file
@@ -497,6 +497,13 @@ def _waiting(fn, *args):
     finally:
         _MODEL.acquire()
         _HOLDS.on = True
+
+
+def is_builtin(target) -> bool:
+    """Whether ``target`` is one of vcpcheck's own (not a variant or series
+    file, which stays on this machine: see the module docstring)."""
+    from .targets import BUILTIN, TARGETS
+    return target.name in BUILTIN and TARGETS.get(target.name) is target
 
 
 def run_phase(runner, target, cfgs, phase, work, deadline, args, store=None):

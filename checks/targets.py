@@ -206,6 +206,9 @@ def _load():
 
 
 TARGETS: dict[str, Target] = _load()
+# The built-in names (variant and series files add theirs to TARGETS when
+# loaded, so the --jobs processes forked later find them too).
+BUILTIN = frozenset(TARGETS)
 _ALL_SERIES_OPTIONS = frozenset().union(*(t.options for t in TARGETS.values()))
 DEFAULT_TARGETS = [name for name in TARGETS if ":" not in name]
 

@@ -401,6 +401,30 @@ def test_a_budget_cut_on_the_cluster_is_unknown(capsys, depth, budget, configs):
     assert t["stats"]["budget_ran_out"]
 
 
+@pytest.mark.slow
+def test_a_variant_is_checked_here_under_its_guard(capsys, tmp_path):
+    """With --scheduler a variant file is checked on this machine, as
+    without it: the same verdict, and a variant that hangs is still
+    stopped (exit 2), never a pass."""
+    example = os.path.join(os.path.dirname(os.path.dirname(__file__)), "examples",
+                           "v3_gfp_comp.py")
+    argv = ["check", example, "--json", *FAST, "--config", "ARCH=x86_64"]
+    code, here, _ = run(capsys, *argv)
+    code2, there, err = run(capsys, *argv, "--scheduler")
+    assert (code, code2) == (1, 1) and err == ""
+    assert _untimed(json.loads(here)["targets"][0]) == \
+        _untimed(json.loads(there)["targets"][0])
+    hang = tmp_path / "hang.py"
+    hang.write_text("BASE = 'reference'\n"
+                    "def __alloc_vcompound(k, flags, order):\n"
+                    "    while True:\n"
+                    "        pass\n"
+                    "REPLACE = [__alloc_vcompound]\n")
+    code, out, err = run(capsys, "check", str(hang), "--call-timeout", "0.3", *FAST,
+                         "--scheduler")
+    assert code == 2 and out == "" and "did not return within 0.3s" in err
+
+
 def _dask(*argv, **kw):
     exe = shutil.which("dask", path=os.path.dirname(sys.executable)) or "dask"
     return subprocess.Popen([exe, *argv], stdout=subprocess.DEVNULL,
