@@ -2,6 +2,18 @@
 
     python bench/bench_spin.py [--bounds 8:3,8:4,10:3] [--cc-opts -O0,-O2]
                                [--unsorted 8:3] [--nohash-cap N]
+                               [--scale 8:3,10:3,12:3,16:3] [--only-scale]
+
+First comes the time-to-verdict table (issue 12, ``bench_scale``): at each
+--scale bound, the explore engine's default search (stale words merged,
+block symmetry, checks/symmetry.py) run in a fresh process, so that the
+interpreter's start and imports are in its cpu seconds, against pan at
+each --cc-opts level, with spin -a, gcc and pan timed apart; states,
+transitions, microseconds per transition (cpu) and peak memory.  Up to 12
+pages, explore's counts are cross-checked against a brute-force
+enumeration of the orbits (``abstract_orbits``).  16 pages takes minutes
+on both sides.  The LocalCluster speed-up on 2 workers is
+bench/bench_dist.py's.  Then, for each --bounds bound:
 
 Issue 4 asks for a time to verdict ahead of a C model checker on the same
 bounded system.  The system here is the buddy allocator of ``base`` (the
