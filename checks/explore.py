@@ -372,18 +372,6 @@ class KernelModel:
                 k.events and part(_errors_key, k.events), snap.dead, ledger,
                 snap.observations and part(_observations_key, snap.observations), ())
 
-    def canonical_member(self, snap):
-        """``snap`` relabelled to its orbit's canonical member (itself if
-        it is that member, or if nothing may be relabelled in it)."""
-        sym = self.sym
-        if self.stale is None:
-            bmap = sym.block_map(snap)
-            return snap if bmap is None else sym.relabel(snap, bmap, real=False)[0]
-        bmap = sym.block_map(snap.snap, snap.stale)
-        if bmap is None:
-            return snap
-        return StaleSnapshot(*sym.relabel(snap.snap, bmap, snap.stale, real=False))
-
     # the twin transitions: all of the first TWINS_FIRST, then one in TWINS_EVERY
     TWINS_FIRST, TWINS_EVERY = 256, 128
 
