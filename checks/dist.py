@@ -43,9 +43,10 @@ What a cluster breaks, and what is done about it:
 - Hypothesis keeps state per process (checks/stateful.py _seed_alone):
   every worker must run one thread, which the client checks when it
   connects and each task checks again;
-- salted hash(): nothing that crosses processes uses it.  State
-  fingerprints, shard assignment and unit names are blake2b digests of a
-  deterministic encoding (_encode);
+- salted hash(): nothing that crosses processes uses it on a str.  State
+  fingerprints are the model's (explore.KernelModel.fingerprint: hash()
+  of a key of ints only, the same in every process); shard assignment and
+  unit names are blake2b digests of a deterministic encoding (_encode);
 - worker deaths: Dask runs a dead worker's tasks again elsewhere (a unit
   is a pure function of its arguments, so the result is the same); a
   task that kills workers over and over is an error, exit 2.
@@ -53,7 +54,6 @@ What a cluster breaks, and what is done about it:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pickle
 import re
@@ -117,40 +117,6 @@ def _encode(obj) -> str:
     if t in (int, str, bytes, float, type(None)):
         return repr(obj)
     raise TypeError(f"no stable encoding for {t.__name__}")
-
-
-def _set_as_list(obj):
-    """json's hook for what it cannot encode: a set as its sorted elements
-    (by their encodings when they do not sort)."""
-    if type(obj) is frozenset or type(obj) is set:
-        try:
-            return sorted(obj)
-        except TypeError:
-            return sorted(obj, key=_encode)
-    raise TypeError(f"no stable encoding for {type(obj).__name__}")
-
-
-_JSON = json.JSONEncoder(default=_set_as_list, separators=(",", ":"),
-                         check_circular=False, sort_keys=True).encode
-
-
-def fingerprint(key) -> int:
-    """A state's fingerprint: 64 bits of blake2b over a deterministic
-    encoding of its canonical key (explore.py KernelModel.key), the same in
-    every process (a key holds strings, whose hash() is salted per
-    process).  The encoding is json's (C speed, about 30 us a key where
-    _encode takes 100), sets as sorted lists and a bool as its int, so
-    that keys Python holds equal get one fingerprint (True == 1); a tuple
-    and a list of the same items share one, as might two strings that
-    differ only by "true"/"false" against "1"/"0": that and a blake2b
-    collision (about 3e-8 for a million states) could only merge two
-    states in the count, never hide one from a shard, which searches with
-    the full keys.  A key json cannot encode goes through _encode."""
-    try:
-        text = _JSON(key).replace("true", "1").replace("false", "0")
-    except (TypeError, ValueError):
-        text = "\0" + _encode(key)
-    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def digest(obj, size=16) -> str:
@@ -751,7 +717,7 @@ def explore_shard(target, cfg, roots, offset, depth, budget, stale=True,
         found.see(trace, d, model.properties(h))
     try:
         res = bfs(model, depth, budget, check=False, visit=visit, roots=roots,
-                  offset=offset, fingerprint=fingerprint)
+                  offset=offset, fingerprint=True)
     except StaleWordRead as e:
         return ShardResult(complete=False, breach=(_breach_at(model, plain, rank), str(e)),
                            seconds=time.monotonic() - start)
@@ -824,7 +790,7 @@ def sharded_search(model, depth, budget, runner, name, shards=None, graph=False,
     Merged:
 
     - states: the size of the union of the client's and the shards' state
-      fingerprints (fingerprint()); transitions: each state's, counted
+      fingerprints (KernelModel.fingerprint); transitions: each state's, counted
       once, from wherever it was expanded (a state within ``depth`` - 1
       calls of boot is expanded by whoever holds its shortest path);
     - violations: per signature (stateful.signature), bfs's choice: the
@@ -854,7 +820,7 @@ def sharded_search(model, depth, budget, runner, name, shards=None, graph=False,
         found.see(trace, d, model.properties(h))
         if d == k and not h.dead:
             frontier.append(trace)
-    client = bfs(model, k, budget, check=False, visit=visit, fingerprint=fingerprint)
+    client = bfs(model, k, budget, check=False, visit=visit, fingerprint=True)
     res = ExploreResult(depth=depth, complete=client.complete)
     fps = dict(client.fingerprints)
     plain = _explore_model()[0](model.target, model.cfg, symbols=model.symbols)
