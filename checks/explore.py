@@ -219,9 +219,10 @@ class KernelModel:
         self.vcompound_page = bool(target.api) or (
             "alloc_vcompound" in self.symbols and "free_vcompound" in self.symbols)
         self.clients = available(self.symbols)
-        self.ptr_size = self.fresh().k.PTR_SIZE
+        booted = self.fresh().k                  # one boot for both
+        self.ptr_size = booted.PTR_SIZE
         self._parts = _Parts(self.ptr_size)
-        sym = BlockSymmetry(self.fresh().k) if symmetry else None
+        sym = BlockSymmetry(booted) if symmetry else None
         self.sym = sym if sym is not None and sym.active else None
         self.twins = 0                   # twin transitions that agreed (check_step)
         self._canonical_fp = {}          # a state's fingerprint -> its canonical one
@@ -350,7 +351,6 @@ class KernelModel:
         only a state BlockSymmetry.pure calls reducible has."""
         sym, k = self.sym, snap.kernel
         _src, pmap, _pm, take = sym._moves(bmap)
-        n = sym.n
         lru_next, lru_prev = sym.links(k, bmap)
         private = sym.pointers(k.private, bmap)
         if stale is not None:
@@ -358,8 +358,7 @@ class KernelModel:
             lru_next = _blank(lru_next, frozenset([pmap[p] for p in stale["lru_next"]]))
             lru_prev = _blank(lru_prev, frozenset([pmap[p] for p in stale["lru_prev"]]))
         part = self._parts
-        zones = tuple((tuple([pmap[p] if 0 <= p < n else p for p in head_next]),
-                       nr_free, nr_free_pages)
+        zones = tuple((sym.links_of(head_next, pmap), nr_free, nr_free_pages)
                       for *_static, head_next, _prev, nr_free, nr_free_pages in k.zones)
         mem = (_mem_key(tuple((pmap[p], words) for p, words in k.pagemem), self.ptr_size)
                if k.pagemem else ())
@@ -402,10 +401,9 @@ class KernelModel:
                                  f"twin of a state where {self.label(action)} was "
                                  f"made ({e})") from None
         got = self.save(h)
-        mine = child if self.stale is None else child.snap
-        theirs = got if self.stale is None else got.snap
-        if sym.pure(mine) != sym.pure(theirs) or (
-                sym.pure(mine) and self.fingerprint(child) != self.fingerprint(got)):
+        pure = sym.pure(child if self.stale is None else child.snap)
+        if pure != sym.pure(got if self.stale is None else got.snap) or (
+                pure and self.fingerprint(child) != self.fingerprint(got)):
             raise SymmetryBroken(
                 f"{self.label(action)} and, on a block-permuted twin of its state, "
                 f"{self.label(moved)} gave states that are not block permutations of "

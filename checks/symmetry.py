@@ -170,8 +170,10 @@ class BlockSymmetry:
                           rel(k.mapping[p], base),
                           None if p in stale["lru_next"] else k.lru_next[p],
                           None if p in stale["lru_prev"] else k.lru_prev[p]))
-        held = sorted((a.kind, self._handle_block(a)[1], a.order, a.size, a.gfp, a.refs)
-                      for _i, a in snap.ledger_items if self._handle_block(a)[0] == b)
+        held = sorted((a.kind, at, a.order, a.size, a.gfp, a.refs)
+                      for a, (block, at) in ((a, self._handle_block(a))
+                                             for _i, a in snap.ledger_items)
+                      if block == b)
         mem = sorted((p - base, words) for p, words in k.pagemem if p // self.B == b)
         return (tuple(pages), tuple(held), tuple(mem), k.pageblock_flags[b]
                 if b < len(k.pageblock_flags) else None)
@@ -220,11 +222,9 @@ class BlockSymmetry:
         ``real=False`` the ledger's allocations are light records with the
         same fields (enough for a key, not to restore)."""
         k = snap.kernel
-        n = self.n
         src, pmap, _pm, take = self._moves(bmap)
         lru_next, lru_prev = self.links(k, bmap)
-        zones = tuple(z[:6] + (tuple(pmap[p] if 0 <= p < n else p for p in z[6]),
-                               tuple(pmap[p] if 0 <= p < n else p for p in z[7]))
+        zones = tuple(z[:6] + (self.links_of(z[6], pmap), self.links_of(z[7], pmap))
                       + z[8:] for z in k.zones)
         pbf = k.pageblock_flags
         if len(pbf) == self.nblocks:
@@ -237,7 +237,7 @@ class BlockSymmetry:
             pagemem=tuple(sorted((pmap[p], words) for p, words in k.pagemem))
             if k.pagemem else k.pagemem,
             pageblock_flags=pbf,
-            pcp=tuple((c, h, b, tuple(pmap[p] if 0 <= p < n else p for p in lst))
+            pcp=tuple((c, h, b, self.links_of(lst, pmap))
                       for c, h, b, lst in k.pcp) if k.pcp else k.pcp)
         if real:
             items = tuple((i, replace(a, handle=self._move(a, pmap)))
@@ -324,15 +324,22 @@ class BlockSymmetry:
         kind, pfn, rem = self._pointer(w)
         if kind == "page":
             return self.mem_map + pmap[pfn] * self.sizeof + rem
-        return self.page_offset + (pmap[pfn] << self.page_shift) + rem
+        return self._moved_address(w, pmap)
 
     def _move(self, a, pmap):
-        if a.kind in PFN_KINDS:
-            return pmap[a.handle]
-        off = a.handle - self.page_offset
-        pfn = off >> self.page_shift
-        return self.page_offset + (pmap[pfn] << self.page_shift) + (
+        return pmap[a.handle] if a.kind in PFN_KINDS else self._moved_address(a.handle,
+                                                                                pmap)
+
+    def _moved_address(self, addr, pmap):
+        """Linear address ``addr`` with its pfn moved by ``pmap``."""
+        off = addr - self.page_offset
+        return self.page_offset + (pmap[off >> self.page_shift] << self.page_shift) + (
             off & ((1 << self.page_shift) - 1))
+
+    def links_of(self, seq, pmap) -> tuple:
+        """A sequence of pfns and list heads (negative) with the pfns moved."""
+        n = self.n
+        return tuple([pmap[p] if 0 <= p < n else p for p in seq])
 
     def twin_map(self, i=0) -> list:
         """The ``i``-th twin transition's relabelling: each group rotated
@@ -351,16 +358,12 @@ class BlockSymmetry:
         if call == "in_context":
             inner = self.relabel_action((args[1], args[2:]), bmap)
             return call, (args[0], inner[0], *inner[1])
-        B = self.B
+        pmap = self._moves(bmap)[1]
         args = list(args)
         for i in _PFN_ARGS.get(call, ()):
-            p = args[i]
-            args[i] = bmap[p // B] * B + p % B
+            args[i] = pmap[args[i]]
         for i in _PFN_LIST_ARGS.get(call, ()):
-            args[i] = type(args[i])(bmap[p // B] * B + p % B for p in args[i])
+            args[i] = type(args[i])(pmap[p] for p in args[i])
         for i in _ADDR_ARGS.get(call, ()):
-            off = args[i] - self.page_offset
-            pfn = off >> self.page_shift
-            args[i] = self.page_offset + ((bmap[pfn // B] * B + pfn % B) << self.page_shift) \
-                + (off & ((1 << self.page_shift) - 1))
+            args[i] = self._moved_address(args[i], pmap)
         return call, tuple(args)
