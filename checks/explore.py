@@ -31,8 +31,6 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-import networkx as nx
-
 from vcpcheck.impl.clients.thread_info import THREAD_SIZE
 from vcpcheck.impl import gfp as _gfp
 from vcpcheck.impl.kconfig import PAGE_SIZE
@@ -44,10 +42,9 @@ from vcpcheck.spec.ledger import KINDS
 from vcpcheck.spec.liveness import FIELDS as STALE_FIELDS, stale_words
 
 from .clients import CLIENTS, available
-from .graphs import path_to
 from .harness import Harness, HarnessError, HarnessSnapshot
 from .report import format_args, format_ret
-from .stateful import Violation, signature
+from .findings import Violation, signature
 from .symmetry import BlockSymmetry
 
 
@@ -787,6 +784,8 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
     seen, found = {}, {}                  # fingerprint -> state number; signature -> first
     # state number -> (parent number, action), or (None, trace) for an initial state
     tree = res.tree = []
+    if graph:
+        import networkx as nx          # only for the graph (its import is slow)
     g = res.graph = nx.MultiDiGraph() if graph else None
     frontier = deque()
     unique = iter(range(-1, -(1 << 62), -1))           # keys when hash_states is off
@@ -855,6 +854,7 @@ def bfs(model, depth, budget=None, hash_states=True, stop_after=None, graph=Fals
                      if hash_states else 0.0)
     for inv, msg, node, _n in found.values():
         if g is not None:
+            from .graphs import path_to
             path = path_to(g, node)
             root = path[0][0] if path else node
             t = tree[root][1] + tuple(a for _u, _v, a in path)

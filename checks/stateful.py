@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from vcpcheck.spec import api
 from vcpcheck.impl.clients.thread_info import THREAD_SIZE
 
 from .clients import CLIENTS, available
+from .findings import Violation, signature  # noqa: F401 (their home was here)
 from .harness import Harness
 
 # Class bodies mangle __names, so the machine uses these aliases.
@@ -50,20 +50,6 @@ def gfp_masks():
                       st.sampled_from(list(api.GFP_BASES.values())),
                       st.sets(st.sampled_from(api.GFP_MODIFIERS), max_size=3))
     return st.one_of(st.sampled_from(common), built)
-
-
-@dataclass
-class Violation:
-    invariant: str
-    message: str
-    trace: list
-    config: object
-    engine: str = "stateful"
-    strength: str = ""
-    original_length: int = 0          # before delta-debugging minimisation
-    # An oops: what the other invariants found in the state it left
-    # half-built (Harness.consequences), reported under it.
-    consequences: list = field(default_factory=list)
 
 
 @dataclass
@@ -87,24 +73,6 @@ class BudgetSpent(KeyboardInterrupt):
     is not an Exception is replayed as the failure, which the datatree
     then calls flaky).  Raised only inside drive(), which always catches it.
     """
-
-
-def signature(invariant: str, message: str) -> tuple:
-    """The mechanism of a problem: (invariant, what went wrong where).
-
-    The same defect seen at another pfn, address, order or flag word, or
-    through the other flavour of the vcompound API (an address from
-    __alloc_vcompound or a page from alloc_vcompound: the same object),
-    has the same signature; reports are deduplicated by it and the
-    engines' rounds exclude by it.  For the kernel's own reports
-    (kernel_reported_no_errors: "KIND in FUNCTION: text") that is the
-    kind, the kernel function and its report; for the other invariants,
-    the page role and the relation their message names ("tail pfn # has
-    _count #", "head pfn # is not marked head-only").
-    """
-    text = re.sub(r"0x[0-9a-f]+|\d+", "#", message)
-    text = re.sub(r"\bvcompound_page\b|\bvcompound\b(?= # order)", "<vcompound>", text)
-    return invariant, text
 
 
 def shortest_lengths(violations) -> dict:

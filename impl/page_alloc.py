@@ -37,7 +37,7 @@ from .gfp import (__GFP_COLD, __GFP_COMP, __GFP_HIGH, __GFP_HIGHMEM,
                   __GFP_NOFAIL, __GFP_NORETRY, __GFP_NOWARN, __GFP_REPEAT,
                   __GFP_WAIT,
                   __GFP_ZERO, gfp_to_str)
-from .kernel import LIST_POISON1, LIST_POISON2
+from .kernel import LIST_POISON1, LIST_POISON2, MIGRATETYPE_SENTINEL_STRIDE
 from .symbols import kfunc
 
 _SRC = "mm/page_alloc.c (v2.6.25)"
@@ -121,7 +121,6 @@ def free_list_del(k, zone, order, page):
 def _list_head(k, link):
     """(zone, list index) of the free list whose head a negative link is
     (Zone.sentinel: the index is migratetype * MAX_ORDER + order)."""
-    from .kernel import MIGRATETYPE_SENTINEL_STRIDE
     mt, rest = divmod(-1 - link, MIGRATETYPE_SENTINEL_STRIDE)
     zi, order = divmod(rest, k.MAX_ORDER)
     return k.zones[zi], mt * k.MAX_ORDER + order
