@@ -173,6 +173,8 @@ class Kernel:
         self.SIZEOF_STRUCT_PAGE = c["SIZEOF_STRUCT_PAGE"]
         self.nr_pages = n = self.cfg.mem_pages
         self.lowmem_pages = c["lowmem_pages"]
+        # the end of the linear map (high_memory): where memory.resolve() stops
+        self.LOWMEM_END = self.PAGE_OFFSET + (self.lowmem_pages << PAGE_SHIFT)
         # struct page fields, indexed by pfn (mem_map[] / vmemmap).
         self.flags = [0] * n
         self._count = [0] * n

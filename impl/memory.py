@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from .kconfig import PAGE_SHIFT, PAGE_SIZE
 from .kernel import UNINITIALISED
 from .slub import kmalloc_lookup
 from .symbols import kfunc
@@ -20,14 +21,13 @@ from .symbols import kfunc
 def resolve(k, addr):
     """(pfn, offset, None) or (None, offset, object) behind a kernel
     virtual address, or None where nothing is mapped."""
-    low_end = k.PAGE_OFFSET + (k.lowmem_pages << k.PAGE_SHIFT)
-    if k.PAGE_OFFSET <= addr < low_end:
+    if k.PAGE_OFFSET <= addr < k.LOWMEM_END:
         off = addr - k.PAGE_OFFSET
-        return off >> k.PAGE_SHIFT, off & (k.PAGE_SIZE - 1), None
+        return off >> PAGE_SHIFT, off & (PAGE_SIZE - 1), None
     if k.VMALLOC_START <= addr < k.VMALLOC_END:
-        pfn = k.ptes.get(addr >> k.PAGE_SHIFT)
+        pfn = k.ptes.get(addr >> PAGE_SHIFT)
         if pfn is not None:
-            return pfn, addr & (k.PAGE_SIZE - 1), None
+            return pfn, addr & (PAGE_SIZE - 1), None
         return None
     obj = kmalloc_lookup(k, addr)
     if obj is not None:

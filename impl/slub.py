@@ -25,6 +25,13 @@ SLOT_SHIFT = 12                    # one slot per object, objects <= PAGE_SIZE
 
 def arena(k):
     """(base, number of slots) of the kmalloc shim's address range."""
+    got = k.__dict__.get("_kmalloc_arena")        # fixed at boot: worked out once
+    if got is None:
+        got = k.__dict__["_kmalloc_arena"] = _arena(k)
+    return got
+
+
+def _arena(k):
     if k.BITS == 64:
         return k.PAGE_OFFSET + (1 << 40), 1 << 24
     # i386: inside the 8 MiB hole between high_memory and VMALLOC_START.
