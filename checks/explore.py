@@ -597,9 +597,27 @@ def canonical(h: Harness):
     return canonical_snapshot(h.snapshot(), h.k.PTR_SIZE)
 
 
-@functools.lru_cache(maxsize=1 << 14)
+_CONTENTS = {}            # id(a page's words) -> (the words, ptr_size, contents_key)
+
+
 def _contents(items, ptr_size):
-    """contents_key of a snapshot's page (most pages outlive many states)."""
+    """contents_key of a snapshot's page, kept by the identity of its words
+    (Kernel.snapshot gives a page memory.py did not write the same tuple
+    again, so most pages, and a large table on every call, are met as the
+    very object: no hash of its words)."""
+    got = _CONTENTS.get(id(items))
+    if got is not None and got[0] is items and got[1] == ptr_size:
+        return got[2]
+    if len(_CONTENTS) >= 1 << 14:
+        _CONTENTS.clear()
+    key = _contents_of(items, ptr_size)
+    _CONTENTS[id(items)] = (items, ptr_size, key)
+    return key
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _contents_of(items, ptr_size):
+    """contents_key of equal words met as another tuple (a relabelled state)."""
     return contents_key(dict(items), PAGE_SIZE, ptr_size)
 
 

@@ -185,6 +185,10 @@ class Kernel:
         self.lru_prev = [0] * n
         # page contents: pfn -> {byte offset: word}; absent pfn = never written
         self.pagemem: dict[int, dict[int, int]] = {}
+        # For snapshot(): each page's words as the last snapshot() or restore()
+        # left them, as a tuple, and the pages memory.py wrote since.
+        self._mem_words: dict[int, tuple] = {}
+        self.mem_dirty: set[int] = set()
         self.zones: list[Zone] = []
         self.vmlist: list[VmStruct] = []     # sorted by addr, as the kernel keeps it
         self.pgtables: dict = {}             # (level, index) -> table pfn
@@ -443,8 +447,7 @@ class Kernel:
             tuple(self.flags), tuple(self._count), tuple(self._mapcount),
             tuple(self.private), tuple(self.mapping), tuple(self.lru_next),
             tuple(self.lru_prev),
-            tuple((p, tuple(w.items())) for p, w in self.pagemem.items())
-            if self.pagemem else (),
+            self._mem_snapshot() if self.pagemem else (),
             tuple((z.name, z.idx, z.zone_start_pfn, z.spanned_pages, z.max_order,
                    z.pages_min, tuple(z.head_next), tuple(z.head_prev),
                    tuple(z.nr_free), z.NR_FREE_PAGES) for z in self.zones),
@@ -466,6 +469,23 @@ class Kernel:
             return snap
         return KernelSnapshot._make([old if old is new or old == new else new
                                      for old, new in zip(like, snap)])
+
+    def _mem_snapshot(self) -> tuple:
+        """pagemem as ((pfn, its words as a tuple of items), ...), in
+        pagemem's order.  A page memory.py has not written since the last
+        snapshot() or restore() is the very tuple that one had: most pages
+        outlive many calls, and a large one (a vmalloc'ed table) is not
+        copied again, and compares equal to its old self at once."""
+        known, dirty, mem = self._mem_words, self.mem_dirty, self.pagemem
+        if len(known) == len(mem):          # no new page: known is in mem's order
+            for p in dirty:
+                known[p] = tuple(mem[p].items())
+        else:
+            known = self._mem_words = {
+                p: tuple(w.items()) if p in dirty or p not in known else known[p]
+                for p, w in mem.items()}
+        dirty.clear()
+        return tuple(known.items())
 
     def restore(self, snap: KernelSnapshot, current: KernelSnapshot | None = None) -> None:
         """Put the kernel back in the state ``snapshot()`` returned (of a
@@ -541,7 +561,17 @@ def _set_value(attr):
 
 
 def _put_pagemem(k, value):
-    k.pagemem = {p: dict(w) for p, w in value}
+    """Only the pages whose words are not the tuple the live page is known
+    to hold (Kernel._mem_snapshot) are rebuilt."""
+    known, dirty, live = k._mem_words, k.mem_dirty, k.pagemem
+    if list(live) == [p for p, _w in value]:          # the same pages, in order
+        for p, w in value:
+            if p in dirty or known.get(p) is not w:
+                live[p] = dict(w)
+    else:
+        k.pagemem = {p: dict(w) for p, w in value}
+    k._mem_words = dict(value)
+    dirty.clear()
 
 
 def _put_zones(k, value):

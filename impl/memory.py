@@ -81,6 +81,7 @@ def store(k, addr, value, function="store"):
         # (key -1 holds the value of every word not stored to).
         words = k.pagemem[pfn] = {-1: UNINITIALISED}
     words[off] = value
+    k.mem_dirty.add(pfn)
 
 
 def _runs(k, a, end):
@@ -117,7 +118,9 @@ def fill(k, start, count, value, function):
         pfn, off, obj = where
         if obj is not None:
             obj.words[off] = value
-        elif off == 0 and n * step >= k.PAGE_SIZE:
+            continue
+        k.mem_dirty.add(pfn)
+        if off == 0 and n * step >= k.PAGE_SIZE:
             k.pagemem[pfn] = {-1: value} if value else {}
         else:
             words = k.pagemem.get(pfn)
@@ -147,6 +150,7 @@ def copy(k, dst, src, count, function):
             continue
         run = min(count - off, k.PAGE_SIZE - so, k.PAGE_SIZE - do)
         swords = k.pagemem.get(sp, {-1: UNINITIALISED})
+        k.mem_dirty.add(dp)
         if so == do == 0 and run == k.PAGE_SIZE and sp != dp:
             # (store() truncates to the word size: so does the copy)
             k.pagemem[dp] = {o: w & mask for o, w in swords.items()}
@@ -231,6 +235,7 @@ def clear_highpage(k, page):
     """clear_highpage(): zero one page (via kmap_atomic for highmem)."""
     k.deref(page, "clear_highpage")
     k.pagemem[page] = {}
+    k.mem_dirty.add(page)
 
 
 @kfunc("lib/string.c (v2.6.25)")

@@ -184,3 +184,52 @@ def test_read_words_reads_what_peek_reads(arch, first, n, obj):
         memory.store(k, start + 8, 5)
     a = start + first * k.PTR_SIZE
     assert memory.read_words(k, a, n) == words(k, a, n)
+
+
+def naive_pagemem(k):
+    """The snapshot's pagemem field as taken from scratch."""
+    return tuple((p, tuple(w.items())) for p, w in k.pagemem.items())
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops=st.lists(st.tuples(st.sampled_from(["store", "fill", "copy", "clear",
+                                               "snapshot", "restore"]),
+                              st.integers(0, 3 * P // 8 - 1), st.integers(1, 600)),
+                    max_size=30))
+def test_a_snapshot_shares_the_pages_not_written_and_restores_exactly(ops):
+    """Kernel.snapshot keeps each page memory.py did not write since the
+    last snapshot or restore as the tuple it had (no copy); whatever the
+    order of stores, fills, copies, cleared pages, snapshots and restores,
+    each snapshot's pagemem is the one taken from scratch, and a restore
+    reads back exactly the words of its snapshot."""
+    k = make_kernel()
+    base = area(k, 3)
+    snaps = [k.snapshot()]
+    at_snap = snaps[0]             # the snapshot the kernel is exactly in, or None
+    for op, word, n in ops:
+        at = base + word * 8
+        if op not in ("snapshot", "restore"):
+            at_snap = None
+        if op == "store":
+            memory.store(k, at, n)
+        elif op == "fill":
+            memory.fill(k, at, min(n * 8, 3 * P - word * 8), n & 0xff, "memset")
+        elif op == "copy":
+            memory.copy(k, base, at, min(n * 8, 3 * P - word * 8), "memcpy")
+        elif op == "clear":
+            k.clear_highpage(memory.resolve(k, at)[0])
+        elif op == "snapshot":
+            before = {p: w for p, w in k._mem_words.items() if p not in k.mem_dirty}
+            snap = k.snapshot(like=snaps[-1])
+            assert snap.pagemem == naive_pagemem(k)
+            kept = dict(snap.pagemem)
+            assert all(kept[p] is w for p, w in before.items())     # not copied
+            snaps.append(snap)
+            at_snap = snap
+        else:
+            # (with ``current``, only what differs from it is put back)
+            snap = snaps[n % len(snaps)]
+            k.restore(snap, current=at_snap)
+            assert naive_pagemem(k) == snap.pagemem
+            at_snap = snap
+    assert k.snapshot().pagemem == naive_pagemem(k)
