@@ -9,8 +9,9 @@ search, v2, v3 and v5 for the first counterexample), depth 2 unless
 --depth says otherwise.  Prints distinct states, transitions, states per
 second and time to verdict (wall clock, and the CPU time, steadier on
 a shared machine) with the state-hashing reduction and the stale-word
-merge (``stale``, the engine's default), with hashing only (``hash``),
-and with neither (``none``),
+merge (``stale``, the engine's default from depth STALE_MERGE_DEPTH on),
+with hashing only (``hash``, its default below), and with neither
+(``none``), block symmetry on with hashing as in run_explore,
 and per built-in target the time each engine takes to its first
 counterexample.  States are reached by restoring the parent's snapshot
 and making one call; --replay adds rows for reaching each state by
@@ -59,7 +60,8 @@ def main(argv=None):
                 if reduction == "stale" and cls is ReplayModel:
                     continue
                 cpu = time.process_time()
-                r = bfs(cls(t, cfg, stale=reduction == "stale"), args.depth,
+                r = bfs(cls(t, cfg, stale=reduction == "stale",
+                            symmetry=reduction != "none"), args.depth,
                         hash_states=reduction != "none")
                 cpu = time.process_time() - cpu
                 print(f"{name:10} {reduction:9} {how:10} "

@@ -926,8 +926,18 @@ def trace_entries(model, trace):
     return [dict(e) for e in model.realise(trace).trace]
 
 
+# run_explore merges stale words (StaleWords) by default from this depth on.
+# Measured (python bench/bench_explore.py --depth 3, and 4): to depth 3 on
+# the first configuration of base, v2 and reference the merge saves 0.3-1%
+# of the states and costs 11-16% more time (the watch on every struct page
+# word); to depth 4 on base it saves 1.5% and costs 7%.  Searched to
+# closure (bench/bench_spin.py's buddy system, 10 pages) it saves 3.7x the
+# states and 2.6x the time.
+STALE_MERGE_DEPTH = 5
+
+
 def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
-                deepen=1, stale=True, symmetry=True, search=None) -> ExploreResult:
+                deepen=1, stale=None, symmetry=True, search=None) -> ExploreResult:
     """Explore one build; violations come back as Violation records.  With
     ``graph``, ``res.graph`` is the state graph (see ExploreResult).
 
@@ -941,7 +951,9 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
 
     ``stale``: merge states that differ only in stale struct page words
     (StaleWords).  If the target reads one, the search is made again from
-    scratch without the merge, and the strength says why.
+    scratch without the merge, and the strength says why.  None (the
+    default): merge when ``depth`` is STALE_MERGE_DEPTH or more, where it
+    pays for its watch.
 
     ``symmetry``: key states by their orbit under permutations of
     interchangeable MAX_ORDER blocks (checks/symmetry.py), audited by twin
@@ -958,6 +970,9 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
         return None if budget is None else max(0.0, budget - (time.monotonic() - start))
 
     gave_up, broken, symbols = None, None, None
+    shallow = stale is None and depth < STALE_MERGE_DEPTH
+    if stale is None:
+        stale = not shallow
     while True:
         model = KernelModel(target, cfg, symbols=symbols, stale=stale and not gave_up,
                             symmetry=symmetry and not broken)
@@ -980,7 +995,9 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
                   + (f"; one of {max(beyond)} calls is beyond it" if max(beyond) > depth
                      else "") + ")")
     res.stale = ("merged" if model.stale is not None else
-                 f"not merged: {gave_up}" if gave_up else "not merged")
+                 f"not merged: {gave_up}" if gave_up else
+                 f"not merged (below depth {STALE_MERGE_DEPTH} it costs more time than "
+                 f"it saves)" if shallow else "not merged")
     res.beyond = max(beyond) if beyond and max(beyond) > depth else 0
     res.strength = (f"exhaustive to {bound}: {res.states} states, "
                     f"{res.transitions} transitions" if res.complete else

@@ -227,6 +227,8 @@ class Kernel:
         self.symbols: dict[str, KFunc] = {}
         from .page_flags import page_flag_bits
         self.__dict__.update(page_flag_bits(self.cfg))
+        from .slub import kmalloc_arena
+        self.KMALLOC_ARENA = kmalloc_arena(self)
         self.link(symbols if symbols is not None else base_symbols(self.cfg))
         # An oops while booting (BUG() or a Python exception in kernel code,
         # see python_oops) is in the log and the kernel is down: the checks

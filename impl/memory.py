@@ -71,7 +71,10 @@ def store(k, addr, value, function="store"):
     """*(unsigned long *)addr = value."""
     addr &= ~(k.PTR_SIZE - 1)
     value &= (1 << k.BITS) - 1
-    pfn, off, obj = _resolve_or_oops(k, addr, function)
+    where = resolve(k, addr)
+    if where is None:
+        _resolve_or_oops(k, addr, function)               # the oops
+    pfn, off, obj = where
     if obj is not None:
         obj.words[off] = value
         return

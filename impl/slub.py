@@ -25,13 +25,11 @@ SLOT_SHIFT = 12                    # one slot per object, objects <= PAGE_SIZE
 
 def arena(k):
     """(base, number of slots) of the kmalloc shim's address range."""
-    got = k.__dict__.get("_kmalloc_arena")        # fixed at boot: worked out once
-    if got is None:
-        got = k.__dict__["_kmalloc_arena"] = _arena(k)
-    return got
+    return k.KMALLOC_ARENA                # worked out once, by Kernel()
 
 
-def _arena(k):
+def kmalloc_arena(k):
+    """arena(), from the configuration's constants."""
     if k.BITS == 64:
         return k.PAGE_OFFSET + (1 << 40), 1 << 24
     # i386: inside the 8 MiB hole between high_memory and VMALLOC_START.
@@ -41,7 +39,7 @@ def _arena(k):
 
 def kmalloc_lookup(k, addr):
     """The live small object whose bytes contain addr, or None."""
-    base, nslots = arena(k)
+    base, nslots = k.KMALLOC_ARENA
     slot = (addr - base) >> SLOT_SHIFT
     if not 0 <= slot < nslots:
         return None

@@ -32,10 +32,11 @@ def _once(fn):
     def reading(k, *args):
         if _shared is None:
             return fn(k, *args)
-        key = (fn.__name__, id(k), *map(id, args))
-        if key not in _shared:
-            _shared[key] = fn(k, *args)
-        return _shared[key]
+        key = (fn, id(k), *map(id, args))
+        got = _shared.get(key, _shared)        # (the dict itself: not there)
+        if got is _shared:
+            got = _shared[key] = fn(k, *args)
+        return got
     return reading
 
 
@@ -185,9 +186,10 @@ def ownership(k, ledger: Ledger) -> Ownership:
                 reach_area(area.pages, f"vm area {addr:#x} page array")
             else:
                 reach_object(area.pages, f"vm area {addr:#x} page array")
+            mine = f"vm area {addr:#x}"
             for p in area_pages(k, area):
                 if p is not None:
-                    claim(p, f"vm area {addr:#x}")
+                    claim(p, mine)
 
     def reach_linear(addr, order, who):
         p = linear_pfn(k, addr)
@@ -198,8 +200,9 @@ def ownership(k, ledger: Ledger) -> Ownership:
         claim(pfn, f"page table {key[0]}")
     for _i, a in sorted(ledger.items.items()):
         if a.kind in ("page", "pin"):
+            who = a.describe()
             for q in range(a.handle, a.handle + (1 << a.order)):
-                claim(q, a.describe())
+                claim(q, who)
         elif a.kind == "addr":
             reach_linear(a.handle, a.order, a.describe())
         elif a.kind in ("vmalloc", "vmap"):
@@ -213,8 +216,9 @@ def ownership(k, ledger: Ledger) -> Ownership:
             elif a.kind != "vcompound_page":
                 reach_linear(a.handle, a.order, a.describe())
             else:
+                who = a.describe()
                 for q in range(a.handle, a.handle + (1 << a.order)):
-                    claim(q, a.describe())
+                    claim(q, who)
     # Pending work (keventd) references the memory its work_struct lies in.
     for work in k.workqueue:
         for area in k.vmlist:

@@ -52,22 +52,29 @@ def object_layout(k, a):
 
 
 def _call(k, problems, what, fn, *args):
-    """Call target code without letting it change the log or raise."""
+    """Call target code without letting it change the log or raise.
+    ``what``: the call, for the problem if it oopses (a string, or a
+    function that makes it: the checks call the target's lookups a few
+    times a page on every state, and almost never need it)."""
     mark = len(k.events)
     try:
         return fn(*args)
     except KernelOops as e:
-        problems.append(f"{what} oopses: {e.message}")
+        problems.append(f"{_text(what)} oopses: {e.message}")
         return KernelOops
     except Exception as e:
         # a Python exception in the target's code is an oops (kernel.py)
         oops = k.python_oops(e)
         if oops is None:
             raise
-        problems.append(f"{what} oopses: {oops.message}")
+        problems.append(f"{_text(what)} oopses: {oops.message}")
         return KernelOops
     finally:
         del k.events[mark:]
+
+
+def _text(what) -> str:
+    return what() if callable(what) else what
 
 
 def _objects(ledger):
@@ -101,18 +108,18 @@ def vcompound_addresses_resolve_to_head(k, ledger) -> list[str]:
             for i in range(len(pfns)):
                 for off in PROBE_OFFSETS:
                     x = addr + i * k.PAGE_SIZE + off
-                    got = _call(k, out, f"{what}: {name}({x:#x})", lookup, x)
+                    got = _call(k, out, lambda: f"{what}: {name}({x:#x})", lookup, x)
                     if got is not KernelOops and got != head:
                         out.append(f"{what}: {name}({x:#x}) is "
                                    f"pfn {got}, the head is pfn {head}")
                         break
         look = k.vmalloc_to_page if virtual else k.virt_to_page
         for i, p in enumerate(pfns):
-            got = _call(k, out, f"{what}: lookup of page {i}", look,
+            got = _call(k, out, lambda: f"{what}: lookup of page {i}", look,
                         addr + i * k.PAGE_SIZE)
             if got is not KernelOops and got != p:
                 out.append(f"{what}: page {i} resolves to pfn {got}, not {p}")
-            ch = _call(k, out, f"{what}: compound_head(pfn {p})",
+            ch = _call(k, out, lambda: f"{what}: compound_head(pfn {p})",
                        k.compound_head, p)
             if ch is not KernelOops and ch != head:
                 out.append(f"{what}: compound_head(pfn {p}) is {ch}, the head "

@@ -111,7 +111,7 @@ def test_merged_and_unmerged_searches_find_the_same(name):
     merge (given up or not), on the first configuration at depth 2."""
     t = TARGETS[name]
     cfg = first_cfg(t)
-    merged = run_explore(t, cfg, depth=2)
+    merged = run_explore(t, cfg, depth=2, stale=True)
     plain = run_explore(t, cfg, depth=2, stale=False)
     assert _lengths(merged) == _lengths(plain)
     assert merged.states <= plain.states and plain.stale == "not merged"
@@ -127,7 +127,7 @@ def test_merged_and_unmerged_searches_find_the_same(name):
                          ids=lambda x: x if isinstance(x, str) else x.short())
 def test_merged_and_unmerged_searches_find_the_same_everywhere(name, cfg):
     t = TARGETS[name]
-    merged = run_explore(t, cfg, depth=2)
+    merged = run_explore(t, cfg, depth=2, stale=True)
     plain = run_explore(t, cfg, depth=2, stale=False)
     assert _lengths(merged) == _lengths(plain) and merged.states <= plain.states
 
@@ -151,7 +151,7 @@ def test_a_target_that_reads_a_stale_word_is_searched_again_unmerged():
                with_replacements(base_symbols, {"page_is_buddy": page_is_buddy_order_first}),
                [SMALL])
     cfg = first_cfg(t)
-    r = run_explore(t, cfg, depth=2)
+    r = run_explore(t, cfg, depth=2, stale=True)
     assert r.stale.startswith("not merged: page_private read private of pfn")
     assert "(stale struct page words not merged: page_private read private" in r.strength
     plain = run_explore(t, cfg, depth=2, stale=False)
@@ -178,3 +178,19 @@ def test_the_watch_sees_negative_indices_slices_and_iteration():
     audit.watch(k, stale_words(k))
     k.lru_prev[-1] = 5                       # written first: reading it is fine
     assert k.lru_prev[last] == 5 and audit.breach is None
+
+
+def test_run_explore_merges_stale_words_by_default_only_from_its_depth():
+    """Below STALE_MERGE_DEPTH the search is the unmerged one, and says why;
+    asked for, the merge is made at any depth."""
+    from vcpcheck.checks.explore import STALE_MERGE_DEPTH
+    t = TARGETS["base"]
+    cfg = first_cfg(t)
+    shallow = run_explore(t, cfg, depth=2)
+    plain = run_explore(t, cfg, depth=2, stale=False)
+    assert (shallow.states, shallow.transitions) == (plain.states, plain.transitions)
+    assert shallow.stale == (f"not merged (below depth {STALE_MERGE_DEPTH} it costs "
+                             f"more time than it saves)")
+    assert run_explore(t, cfg, depth=2, stale=True).stale == "merged"
+    deep = run_explore(t, cfg, depth=STALE_MERGE_DEPTH, budget=0.5)
+    assert deep.stale == "merged"
