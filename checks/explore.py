@@ -28,7 +28,7 @@ import hashlib
 import operator
 import sys
 import time
-from collections import deque
+from collections import deque, namedtuple
 from dataclasses import dataclass, field
 
 from vcpcheck.impl.clients.thread_info import THREAD_SIZE
@@ -173,11 +173,10 @@ class StaleWords:
             raise StaleWordRead(self.breach)
 
 
-@dataclass(frozen=True)
-class StaleSnapshot:
-    """A harness snapshot and its stale words (KernelModel with stale=True)."""
-    snap: HarnessSnapshot
-    stale: dict
+class StaleSnapshot(namedtuple("StaleSnapshot", ("snap", "stale"))):
+    """A harness snapshot and its stale words, {field: pfns} (KernelModel
+    with stale=True).  A named tuple: one is made on every transition."""
+    __slots__ = ()
 
 
 @functools.lru_cache(maxsize=1 << 12)
@@ -189,9 +188,6 @@ def _live_getter(n, stale):
         return lambda words: (words[live[0]],)
     return operator.itemgetter(*live) if live else (lambda words: ())
 
-
-# Where canonical_snapshot puts the struct page fields stale words are in.
-_KEY_AT = {"private": 3, "lru_next": 5, "lru_prev": 6}
 
 
 def _blank(words, stale):
@@ -312,10 +308,11 @@ class KernelModel:
         (str and, before Python 3.12, None hash differently per process)."""
         if self.stale is None:
             return canonical_snapshot(snap, self.ptr_size, self._parts)
-        key = list(canonical_snapshot(snap.snap, self.ptr_size, self._parts))
-        for name, at in _KEY_AT.items():
-            key[at] = _blank(key[at], snap.stale[name])
-        return tuple(key)
+        key, stale = canonical_snapshot(snap.snap, self.ptr_size, self._parts), snap.stale
+        # (canonical_snapshot puts private at 3, lru_next at 5, lru_prev at 6)
+        return key[:3] + (_blank(key[3], stale["private"]), key[4],
+                          _blank(key[5], stale["lru_next"]),
+                          _blank(key[6], stale["lru_prev"])) + key[7:]
 
     def fingerprint(self, snap: HarnessSnapshot) -> int:
         """A 64-bit fingerprint of key(snap): hash() of a key of ints,
@@ -640,7 +637,7 @@ def canonical_snapshot(snap: HarnessSnapshot, ptr_size, cache=None):
     k = snap.kernel
     part = _Parts(ptr_size) if cache is None else cache
     # an empty field's part is () whatever the field (no call for it)
-    return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,   # _KEY_AT
+    return (k.flags, k.count, k.mapcount, k.private, k.mapping, k.lru_next,   # KernelModel.key
             k.lru_prev, part(_zones_key, k.zones), k.vmlist and part(_vm_key, k.vmlist),
             k.ptes and part(sorted_key, k.ptes),
             k.pgtables and part(_pgtables_key, k.pgtables),

@@ -223,7 +223,8 @@ class Harness:
             self.ledger.observations = list(observations)
         elif observations is not current.observations:
             self.ledger.observations = list(observations)
-        self.trace = [{"call": c, "args": list(a), "ret": r} for c, a, r in trace]
+        self.trace = ([{"call": c, "args": list(a), "ret": r} for c, a, r in trace]
+                      if trace else [])
 
     def _take(self, kind, handle):
         i = self.ledger.find(kind, handle)

@@ -153,6 +153,7 @@ KernelSnapshot = namedtuple("KernelSnapshot", (
     "kmalloc_objs", "kmalloc_next", "kmalloc_free_slots", "freed_kmalloc", "ctx",
     "events", "workqueue", "system_state", "fail_page_alloc", "fail_pt_alloc",
     "fail_kmalloc", "tainted", "calls", "func_names", "pageblock_flags", "pcp"))
+_new_snapshot = tuple.__new__         # (KernelSnapshot, fields): no 29-argument __new__
 
 
 class Kernel:
@@ -444,8 +445,9 @@ class Kernel:
         the fields a call did not change are shared, and restore() with
         ``current`` can tell them apart by identity."""
         c = self.ctx
-        # (an empty container is (), without a generator for it)
-        snap = KernelSnapshot(
+        # (an empty container is (), without a generator for it; the fields
+        # in KernelSnapshot's order, made into one without its __new__)
+        fields = (
             tuple(self.flags), tuple(self._count), tuple(self._mapcount),
             tuple(self.private), tuple(self.mapping), tuple(self.lru_next),
             tuple(self.lru_prev),
@@ -467,10 +469,10 @@ class Kernel:
             tuple(self.pageblock_flags),
             tuple((p.count, p.high, p.batch, tuple(p.list)) for p in self.pcp)
             if self.pcp else ())
-        if like is None:
-            return snap
-        return KernelSnapshot._make([old if old is new or old == new else new
-                                     for old, new in zip(like, snap)])
+        if like is not None:
+            fields = [old if old is new or old == new else new
+                      for old, new in zip(like, fields)]
+        return _new_snapshot(KernelSnapshot, fields)
 
     def _mem_snapshot(self) -> tuple:
         """pagemem as ((pfn, its words as a tuple of items), ...), in
