@@ -87,6 +87,32 @@ def store(k, addr, value, function="store"):
     k.mem_dirty.add(pfn)
 
 
+def store_words(k, addr, values, function="store"):
+    """store() of each of ``values`` at addr, addr + PTR_SIZE, ... in
+    order, as the stores would (each word-aligned, truncated to the word
+    size, the oops at the first unmapped word with the words before it
+    stored), resolving each page the words fall in once: a structure
+    initialised field by field (init_waitqueue_head) costs one lookup."""
+    step, mask = k.PTR_SIZE, (1 << k.BITS) - 1
+    first = addr & ~(step - 1)
+    i = 0
+    for a, where, n in _runs(k, first, first + len(values) * step):
+        if where is None:
+            _resolve_or_oops(k, a, function)
+        pfn, off, obj = where
+        if obj is not None:
+            obj.words[off] = values[i] & mask
+            i += 1
+            continue
+        words = k.pagemem.get(pfn)
+        if words is None:
+            words = k.pagemem[pfn] = {-1: UNINITIALISED}
+        for o in range(off, off + n * step, step):
+            words[o] = values[i] & mask
+            i += 1
+        k.mem_dirty.add(pfn)
+
+
 def _runs(k, a, end):
     """Walk the word-aligned [a, end) as the MMU maps it: (address, where,
     words) for each run of words that resolve() puts in one page, to the

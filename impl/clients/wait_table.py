@@ -17,11 +17,10 @@ def wait_queue_head_size(k):
 
 @kfunc("kernel/wait.c (v2.6.25)")
 def init_waitqueue_head(k, q):
-    """init_waitqueue_head(): unlocked spinlock, empty task list."""
-    memory.store(k, q, 0, "init_waitqueue_head")
+    """init_waitqueue_head(): unlocked spinlock, empty task list (three
+    stores, in order: lock, task_list.next, task_list.prev)."""
     lst = q + k.PTR_SIZE
-    memory.store(k, lst, lst, "init_waitqueue_head")
-    memory.store(k, lst + k.PTR_SIZE, lst, "init_waitqueue_head")
+    memory.store_words(k, q, (0, lst, lst), "init_waitqueue_head")
 
 
 @kfunc("mm/page_alloc.c (v2.6.25)")
