@@ -91,26 +91,29 @@ def store_words(k, addr, values, function="store"):
     """store() of each of ``values`` at addr, addr + PTR_SIZE, ... in
     order, as the stores would (each word-aligned, truncated to the word
     size, the oops at the first unmapped word with the words before it
-    stored), resolving each page the words fall in once: a structure
-    initialised field by field (init_waitqueue_head) costs one lookup."""
+    stored), resolving once for the words that fall in one page or one
+    slab object: a structure initialised field by field
+    (init_waitqueue_head) costs one lookup."""
     step, mask = k.PTR_SIZE, (1 << k.BITS) - 1
-    first = addr & ~(step - 1)
-    i = 0
-    for a, where, n in _runs(k, first, first + len(values) * step):
+    a, i, total = addr & ~(step - 1), 0, len(values)
+    while i < total:
+        where = resolve(k, a)
         if where is None:
             _resolve_or_oops(k, a, function)
         pfn, off, obj = where
-        if obj is not None:
-            obj.words[off] = values[i] & mask
-            i += 1
-            continue
-        words = k.pagemem.get(pfn)
-        if words is None:
-            words = k.pagemem[pfn] = {-1: UNINITIALISED}
+        if obj is not None:                   # the words left in the object
+            n = min(total - i, -(-(obj.size - off) // step))
+            words = obj.words
+        else:                                 # the words left in the page
+            n = min(total - i, (PAGE_SIZE - off) // step)
+            words = k.pagemem.get(pfn)
+            if words is None:
+                words = k.pagemem[pfn] = {-1: UNINITIALISED}
+            k.mem_dirty.add(pfn)
         for o in range(off, off + n * step, step):
             words[o] = values[i] & mask
             i += 1
-        k.mem_dirty.add(pfn)
+        a += n * step
 
 
 def _runs(k, a, end):
