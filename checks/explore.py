@@ -189,7 +189,6 @@ def _live_getter(n, stale):
     return operator.itemgetter(*live) if live else (lambda words: ())
 
 
-
 def _blank(words, stale):
     """A field in the key: which words are stale, and the others' values."""
     return stale, _live_getter(len(words), stale)(words)
