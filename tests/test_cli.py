@@ -344,7 +344,7 @@ def test_explore_is_told_the_stateful_lengths_and_goes_deeper(capsys):
     assert code == 1 and r["stats"]["engine"] == "explore,stateful"
     strength = r["stats"]["strength"]
     assert "exhaustive to depth 1 at bound main (to depth 2 on 1 of 1 configurations" in strength
-    assert "stale struct page words merged on " in strength
+    assert "stale struct page words merged on 0 (on by default from depth 5) and " in strength
     fork = [v for v in r["violations"] if v["message"].startswith("client fork")]
     assert fork and len(fork[0]["trace"]) == 2
     code, out, _ = run(capsys, *argv, "--engine", "explore")
