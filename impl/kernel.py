@@ -470,8 +470,13 @@ class Kernel:
             tuple((p.count, p.high, p.batch, tuple(p.list)) for p in self.pcp)
             if self.pcp else ())
         if like is not None:
+            mem = fields[7]
             fields = [old if old is new or old == new else new
                       for old, new in zip(like, fields)]
+            if fields[7] is not mem:
+                # like's equal pages are the tuples this snapshot holds:
+                # known from now on (a restore of it rebuilds none)
+                self._mem_words = dict(fields[7])
         return _new_snapshot(KernelSnapshot, fields)
 
     def _mem_snapshot(self) -> tuple:
