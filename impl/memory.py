@@ -78,13 +78,25 @@ def store(k, addr, value, function="store"):
     if obj is not None:
         obj.words[off] = value
         return
+    _written(k, pfn)[off] = value
+
+
+def _written(k, pfn):
+    """The words of page ``pfn``, about to be stored to: marked written for
+    Kernel.snapshot (k.mem_dirty).  A never-written page starts as garbage
+    (key -1 holds the value of every word not stored to)."""
+    k.mem_dirty.add(pfn)
     words = k.pagemem.get(pfn)
     if words is None:
-        # First store into a never-written page: the rest stays garbage
-        # (key -1 holds the value of every word not stored to).
         words = k.pagemem[pfn] = {-1: UNINITIALISED}
-    words[off] = value
+    return words
+
+
+def _replaced(k, pfn, words):
+    """Page ``pfn``'s words replaced by ``words`` as a whole (a page filled,
+    copied or cleared), marked written."""
     k.mem_dirty.add(pfn)
+    k.pagemem[pfn] = words
 
 
 def store_words(k, addr, values, function="store"):
@@ -106,10 +118,7 @@ def store_words(k, addr, values, function="store"):
             words = obj.words
         else:                                 # the words left in the page
             n = min(total - i, (PAGE_SIZE - off) // step)
-            words = k.pagemem.get(pfn)
-            if words is None:
-                words = k.pagemem[pfn] = {-1: UNINITIALISED}
-            k.mem_dirty.add(pfn)
+            words = _written(k, pfn)
         for o in range(off, off + n * step, step):
             words[o] = values[i] & mask
             i += 1
@@ -151,13 +160,10 @@ def fill(k, start, count, value, function):
         if obj is not None:
             obj.words[off] = value
             continue
-        k.mem_dirty.add(pfn)
         if off == 0 and n * step >= k.PAGE_SIZE:
-            k.pagemem[pfn] = {-1: value} if value else {}
+            _replaced(k, pfn, {-1: value} if value else {})
         else:
-            words = k.pagemem.get(pfn)
-            if words is None:
-                words = k.pagemem[pfn] = {-1: UNINITIALISED}
+            words = _written(k, pfn)
             for o in range(off, off + n * step, step):
                 words[o] = value
 
@@ -182,14 +188,11 @@ def copy(k, dst, src, count, function):
             continue
         run = min(count - off, k.PAGE_SIZE - so, k.PAGE_SIZE - do)
         swords = k.pagemem.get(sp, {-1: UNINITIALISED})
-        k.mem_dirty.add(dp)
         if so == do == 0 and run == k.PAGE_SIZE and sp != dp:
             # (store() truncates to the word size: so does the copy)
-            k.pagemem[dp] = {o: w & mask for o, w in swords.items()}
+            _replaced(k, dp, {o: w & mask for o, w in swords.items()})
         else:
-            dwords = k.pagemem.get(dp)
-            if dwords is None:
-                dwords = k.pagemem[dp] = {-1: UNINITIALISED}
+            dwords = _written(k, dp)
             for n in range(0, run, step):       # in order: the runs may overlap
                 dwords[do + n] = _read(k, sp, so + n, None) & mask
         off += -(-run // step) * step
@@ -266,8 +269,7 @@ def contents_key(words, page_size, ptr_size):
 def clear_highpage(k, page):
     """clear_highpage(): zero one page (via kmap_atomic for highmem)."""
     k.deref(page, "clear_highpage")
-    k.pagemem[page] = {}
-    k.mem_dirty.add(page)
+    _replaced(k, page, {})
 
 
 @kfunc("lib/string.c (v2.6.25)")
