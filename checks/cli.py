@@ -34,7 +34,7 @@ from .dist import LOCAL, DistError, scheduler_address
 from .formats import check_format_options, run_rows, write_formats
 from .harness import ModelCrash
 from .pool import worker_pool
-from .explore import STALE_MERGE_DEPTH
+from .explore import STALE_MERGE_DEPTH, STALE_SHALLOW
 from .stateful import run_stateful, shortest_lengths
 from .targets import BOUNDS, DEFAULT_BOUND, DEFAULT_TARGETS, TARGETS
 from .timeouts import Hang
@@ -844,7 +844,7 @@ def _strength(args, engines, cut, examples, steps, explored, smt, done, buildabl
                        f"counterexample was cut by the budget on {cut_deeper} "
                        f"configuration{'s' if cut_deeper != 1 else ''})")
         merged = sum(x.stale == "merged" for x in explored)
-        shallow = sum(x.stale.startswith("not merged (below depth") for x in explored)
+        shallow = sum(x.stale == STALE_SHALLOW for x in explored)
         merged = (f"{merged} (on by default from depth {STALE_MERGE_DEPTH})"
                   if shallow and not merged else merged)
         symmetric = sum(x.symmetry.startswith("block symmetry") for x in explored)

@@ -593,22 +593,15 @@ def canonical(h: Harness):
     return canonical_snapshot(h.snapshot(), h.k.PTR_SIZE)
 
 
-_CONTENTS = {}            # id(a page's words) -> (the words, ptr_size, contents_key)
-
-
 def _contents(items, ptr_size):
     """contents_key of a snapshot's page, kept by the identity of its words
-    (Kernel.snapshot gives a page memory.py did not write the same tuple
-    again, so most pages, and a large table on every call, are met as the
-    very object: no hash of its words)."""
-    got = _CONTENTS.get(id(items))
-    if got is not None and got[0] is items and got[1] == ptr_size:
-        return got[2]
-    if len(_CONTENTS) >= 1 << 14:
-        _CONTENTS.clear()
-    key = _contents_of(items, ptr_size)
-    _CONTENTS[id(items)] = (items, ptr_size, key)
-    return key
+    (_Parts: Kernel.snapshot gives a page memory.py did not write the same
+    tuple again, so most pages, and a large table on every call, are met as
+    the very object, and its words are not hashed)."""
+    parts = _PAGES.get(ptr_size)
+    if parts is None:
+        parts = _PAGES[ptr_size] = _Parts(ptr_size, size=1 << 14)
+    return parts(_contents_of, items)
 
 
 @functools.lru_cache(maxsize=1 << 14)
@@ -668,6 +661,10 @@ class _Parts:
         value = fn(field, self.ptr_size)
         self.held[id(field)] = (field, value)
         return value
+
+
+# _contents' pages, by word size: {ptr_size: _Parts}
+_PAGES = {}
 
 
 def sorted_key(items, _ptr_size):
@@ -930,6 +927,9 @@ def trace_entries(model, trace):
 # closure (bench/bench_spin.py's buddy system, 10 pages) it saves 3.7x the
 # states and 2.6x the time.
 STALE_MERGE_DEPTH = 5
+# ExploreResult.stale of a search left unmerged for that reason
+STALE_SHALLOW = (f"not merged (below depth {STALE_MERGE_DEPTH} it costs more time than "
+                 f"it saves)")
 
 
 def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
@@ -992,8 +992,7 @@ def run_explore(target, cfg, depth=3, budget=None, graph=False, reach=None,
                      else "") + ")")
     res.stale = ("merged" if model.stale is not None else
                  f"not merged: {gave_up}" if gave_up else
-                 f"not merged (below depth {STALE_MERGE_DEPTH} it costs more time than "
-                 f"it saves)" if shallow else "not merged")
+                 STALE_SHALLOW if shallow else "not merged")
     res.beyond = max(beyond) if beyond and max(beyond) > depth else 0
     res.strength = (f"exhaustive to {bound}: {res.states} states, "
                     f"{res.transitions} transitions" if res.complete else
