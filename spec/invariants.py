@@ -144,6 +144,52 @@ class Ownership:
     objects: set          # addr of kmalloc objects reachable
     problems: list        # ledger entries that refer to nothing
 
+    def claim(self, pfn, who):
+        self.owners.setdefault(pfn, []).append(who)
+
+
+# ownership()'s walk; module functions rather than closures inside it,
+# because a closure that calls itself is a reference cycle, left for the
+# garbage collector on every state checked.
+def _reach_object(k, own, addr, who):
+    obj = k.kmalloc_objs.get(addr)
+    if obj is None:
+        own.problems.append(f"{who}: refers to {addr:#x}, no live kmalloc object")
+        return
+    own.objects.add(addr)
+    if obj.large_page is not None:
+        for q in range(obj.large_page,
+                       obj.large_page + (1 << _order_of_size(k, obj.size))):
+            own.claim(q, f"kmalloc {addr:#x}")
+
+
+def _reach_area(k, own, addr, who, owns_pages=False):
+    area = area_at(k, addr)
+    if area is None:
+        own.problems.append(f"{who}: no vm area starts at {addr:#x}")
+        return
+    if addr in own.areas:
+        return
+    own.areas.add(addr)
+    _reach_object(k, own, area.desc, f"vm area {addr:#x} descriptor")
+    # vmalloc areas own their pages and array (vfree frees them); a
+    # vcompound object or a pending work item owns its area's as well.
+    if area.pages and (area.flags & VM_ALLOC or owns_pages):
+        if area.flags & VM_VPAGES:
+            _reach_area(k, own, area.pages, f"vm area {addr:#x} page array")
+        else:
+            _reach_object(k, own, area.pages, f"vm area {addr:#x} page array")
+        mine = f"vm area {addr:#x}"
+        for p in area_pages(k, area):
+            if p is not None:
+                own.claim(p, mine)
+
+
+def _reach_linear(k, own, addr, order, who):
+    p = linear_pfn(k, addr)
+    for q in range(p, p + (1 << order)):
+        own.claim(q, who)
+
 
 @_once
 def ownership(k, ledger: Ledger) -> Ownership:
@@ -155,47 +201,7 @@ def ownership(k, ledger: Ledger) -> Ownership:
     root of their own.
     """
     own = Ownership({}, set(), set(), [])
-
-    def claim(pfn, who):
-        own.owners.setdefault(pfn, []).append(who)
-
-    def reach_object(addr, who):
-        obj = k.kmalloc_objs.get(addr)
-        if obj is None:
-            own.problems.append(f"{who}: refers to {addr:#x}, no live kmalloc object")
-            return
-        own.objects.add(addr)
-        if obj.large_page is not None:
-            for q in range(obj.large_page,
-                           obj.large_page + (1 << _order_of_size(k, obj.size))):
-                claim(q, f"kmalloc {addr:#x}")
-
-    def reach_area(addr, who, owns_pages=False):
-        area = area_at(k, addr)
-        if area is None:
-            own.problems.append(f"{who}: no vm area starts at {addr:#x}")
-            return
-        if addr in own.areas:
-            return
-        own.areas.add(addr)
-        reach_object(area.desc, f"vm area {addr:#x} descriptor")
-        # vmalloc areas own their pages and array (vfree frees them); a
-        # vcompound object or a pending work item owns its area's as well.
-        if area.pages and (area.flags & VM_ALLOC or owns_pages):
-            if area.flags & VM_VPAGES:
-                reach_area(area.pages, f"vm area {addr:#x} page array")
-            else:
-                reach_object(area.pages, f"vm area {addr:#x} page array")
-            mine = f"vm area {addr:#x}"
-            for p in area_pages(k, area):
-                if p is not None:
-                    claim(p, mine)
-
-    def reach_linear(addr, order, who):
-        p = linear_pfn(k, addr)
-        for q in range(p, p + (1 << order)):
-            claim(q, who)
-
+    claim = own.claim
     for key, pfn in sorted(k.pgtables.items()):
         claim(pfn, f"page table {key[0]}")
     for _i, a in sorted(ledger.items.items()):
@@ -204,17 +210,17 @@ def ownership(k, ledger: Ledger) -> Ownership:
             for q in range(a.handle, a.handle + (1 << a.order)):
                 claim(q, who)
         elif a.kind == "addr":
-            reach_linear(a.handle, a.order, a.describe())
+            _reach_linear(k, own, a.handle, a.order, a.describe())
         elif a.kind in ("vmalloc", "vmap"):
-            reach_area(a.handle, a.describe())
+            _reach_area(k, own, a.handle, a.describe())
         elif a.kind == "kmalloc":
-            reach_object(a.handle, a.describe())
+            _reach_object(k, own, a.handle, a.describe())
         elif a.kind in ("vcompound", "vcompound_page", "client"):
             addr = a.handle if a.kind != "vcompound_page" else head_area(k, a.handle)
             if addr is not None and k.VMALLOC_START <= addr < k.VMALLOC_END:
-                reach_area(addr, a.describe(), owns_pages=True)
+                _reach_area(k, own, addr, a.describe(), owns_pages=True)
             elif a.kind != "vcompound_page":
-                reach_linear(a.handle, a.order, a.describe())
+                _reach_linear(k, own, a.handle, a.order, a.describe())
             else:
                 who = a.describe()
                 for q in range(a.handle, a.handle + (1 << a.order)):
@@ -223,11 +229,11 @@ def ownership(k, ledger: Ledger) -> Ownership:
     for work in k.workqueue:
         for area in k.vmlist:
             if area.addr <= work < area.addr + area.size:
-                reach_area(area.addr, f"work {work:#x}", owns_pages=True)
+                _reach_area(k, own, area.addr, f"work {work:#x}", owns_pages=True)
                 break
         else:
             if k.PAGE_OFFSET <= work < k.PAGE_OFFSET + (k.lowmem_pages << k.PAGE_SHIFT):
-                reach_linear(work & ~(k.PAGE_SIZE - 1), 0, f"work {work:#x}")
+                _reach_linear(k, own, work & ~(k.PAGE_SIZE - 1), 0, f"work {work:#x}")
     return own
 
 
