@@ -9,7 +9,11 @@ First comes the time-to-verdict table (issue 12, ``bench_scale``): at each
 block symmetry, checks/symmetry.py) run in a fresh process, so that the
 interpreter's start and imports are in its cpu seconds, against pan at
 each --cc-opts level, with spin -a, gcc and pan timed apart; states,
-transitions, microseconds per transition (cpu) and peak memory.  Up to 12
+transitions, microseconds per transition (cpu) and peak memory; and, from
+a second, untimed run (``calls_child``), the floor under explore's time:
+the interpreter's start with the model's build, plus the seconds spent in
+the kernel model's own calls (alloc_pages, __free_pages), which any
+engine running this model pays.  Up to 12
 pages, explore's counts are cross-checked against a brute-force
 enumeration of the orbits (``abstract_orbits``).  16 pages takes minutes
 on both sides.  The LocalCluster speed-up on 2 workers is
@@ -604,6 +608,54 @@ def explore_child(npages, max_order, stale=True, symmetry=True):
                       "maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+def calls_child(npages, max_order):
+    """The floor under explore's time to verdict at the bound: the same
+    search as explore_child, with the kernel model's own calls timed
+    (the function each harness call runs, checks/harness.py Harness._run:
+    alloc_pages and __free_pages as the model executes them, nothing of
+    the engine's).  Prints one JSON line: the process's cpu seconds up to
+    the search (interpreter start, imports, the model's build and boot),
+    the number of calls and the seconds inside them (perf_counter, less
+    the timing's own measured cost).  bench_scale runs it untimed, in a
+    second process: no engine, however fast, can reach a verdict in less
+    than start + calls."""
+    import json
+    from vcpcheck.checks.harness import Harness
+    cfg = bound_config(npages, max_order)
+    model = BuddyModel(TARGETS["base"], cfg, stale=True, symmetry=True)
+    start = time.process_time()
+    clock, inside, run = time.perf_counter, [0.0, 0], Harness._run
+
+    def timed_run(self, call, args, fn):
+        def timed():
+            t = clock()
+            try:
+                return fn()
+            finally:
+                inside[0] += clock() - t
+                inside[1] += 1
+        return run(self, call, args, timed)
+
+    def empty():
+        t = clock()
+        try:
+            return None
+        finally:
+            inside[0] += clock() - t
+
+    for _ in range(10 ** 5):                 # the timing's own cost, per call
+        empty()
+    cost, inside[0] = inside[0] / 10 ** 5, 0.0
+    Harness._run = timed_run
+    try:
+        res = bfs(model, CLOSURE)
+    finally:
+        Harness._run = run
+    print(json.dumps({"start_cpu": start, "calls": inside[1],
+                      "call_s": max(inside[0] - cost * inside[1], 0.0),
+                      "transitions": res.transitions}))
+
+
 def _pan_memory(out):
     m = re.search(r"([\d.]+)\s+total actual memory usage", out)
     return float(m.group(1)) if m else None
@@ -641,6 +693,20 @@ def bench_scale(bounds, cc_opts):
               f"{'-':>7} {'-':>8} {cpu:>8.2f} {wall:>8.2f} {e['maxrss_mb']:>7.0f}")
         print(f"{'':8} {'':24} twins {e['twins']}, deepest {e['deepest']} calls, "
               f"fingerprint collision <= {e['collision']:.1g}")
+        _wall, _cpu, out = _timed([sys.executable, "-c",
+                                   "import sys; sys.path.insert(0, 'bench'); "
+                                   "from bench_spin import calls_child; "
+                                   f"calls_child({npages}, {max_order})"],
+                                  str(Path(__file__).resolve().parent.parent))
+        try:
+            f = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            print(f"the floor at {npages}:{max_order} failed: {out[-500:]}")
+            return False
+        print(f"{'':8} {'':24} floor {f['start_cpu'] + f['call_s']:.2f} s: start "
+              f"{f['start_cpu']:.2f} s + the model's own {f['calls']} kernel calls "
+              f"{f['call_s']:.2f} s ({1e6 * f['call_s'] / max(f['calls'], 1):.1f} us each; "
+              f"untimed run)")
         if npages <= 12:
             orbits, trans = abstract_orbits(npages, max_order)
             agree = (orbits, trans) == (e["states"], e["transitions"])

@@ -5,6 +5,8 @@ of the series took it for __GFP_VFALLBACK).
 """
 from __future__ import annotations
 
+import functools
+
 from .symbols import kfunc
 
 _SRC = "include/linux/gfp.h (v2.6.25)"
@@ -46,8 +48,10 @@ GFP_NAMES = {name: value for name, value in dict(globals()).items()
              if name.startswith("GFP_") and name != "GFP_BITS"}
 
 
+@functools.lru_cache(maxsize=1 << 10)
 def gfp_to_str(gfp: int) -> str:
-    """A gfp mask as the kernel would write it: GFP_KERNEL|__GFP_ZERO."""
+    """A gfp mask as the kernel would write it: GFP_KERNEL|__GFP_ZERO.
+    Cached: a failed allocation's report writes its mask each time."""
     if gfp == 0:
         return "0"
     for base in ("GFP_HIGHUSER", "GFP_USER", "GFP_KERNEL", "GFP_NOFS",

@@ -62,6 +62,26 @@ def test_state_hashing_is_a_sound_reduction():
     assert with_hash.states < without.states
 
 
+def test_bfs_raises_the_young_gc_threshold_only_while_it_searches():
+    """bfs() runs with gc's youngest generation at YOUNG_GC and puts the
+    caller's thresholds back, also when the search raises."""
+    import gc
+    from vcpcheck.checks import explore
+    t = TARGETS["base"]
+    model = KernelModel(t, first_cfg(t))
+    before = gc.get_threshold()
+    seen = []
+    bfs(model, 1, visit=lambda trace, h, depth: seen.append(gc.get_threshold()))
+    assert seen and all(s == (explore.YOUNG_GC,) + before[1:] for s in seen)
+    assert gc.get_threshold() == before
+
+    def boom(trace, h, depth):
+        raise RuntimeError("visit failed")
+    with pytest.raises(RuntimeError):
+        bfs(model, 1, visit=boom)
+    assert gc.get_threshold() == before
+
+
 def test_canonical_state_ignores_handle_ids():
     """Two orders of the same two allocations reach one state."""
     cfg = Kconfig.make(**SMALL)
