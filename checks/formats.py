@@ -68,11 +68,17 @@ def _figures(engine, res) -> dict:
     return {"states": res.states if res else 0, **counts}
 
 
-def _row_strength(engine, fig) -> str:
+def _row_strength(engine, fig, res=None, ran=True) -> str:
+    """The run's strength; "not run" for a buildable configuration the
+    engine never started (``ran`` and no result), and an explore search the
+    budget cut is partial, never exhaustive."""
+    if ran and res is None:
+        return "not run"
     if engine == "stateful":
         return f"sampled: {fig['examples']} examples, {fig['steps']} steps"
     if engine == "explore":
-        return (f"exhaustive to depth {fig['depth']}: {fig['states']} states, "
+        kind = "partial" if res is not None and not res.complete else "exhaustive"
+        return (f"{kind} to depth {fig['depth']}: {fig['states']} states, "
                 f"{fig['transitions']} transitions")
     return (f"decided by z3 on {fig['states']} states: {fig['proved']} proved, "
             f"{fig['refuted']} refuted, {fig['unknown']} unknown")
@@ -127,7 +133,7 @@ def run_rows(configs, runnable, unbuildable, engines, runs) -> list[dict]:
             fig = _figures(e, res)
             row = {"config": cfg.short(), "options": cfg.as_dict(), "engine": e,
                    "outcome": "unbuildable", "reason": skip,
-                   "strength": _row_strength(e, fig),
+                   "strength": _row_strength(e, fig, res, ran=i is not None),
                    "seconds": round(res.seconds, 2) if res else 0.0,
                    **fig, "violations": []}
             if i is not None:

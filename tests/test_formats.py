@@ -105,6 +105,24 @@ def test_runs_rows_of_every_engine_cut_by_the_budget_match_the_schema():
         assert r["outcome"] in ("incomplete", "unbuildable")
         if r["outcome"] == "incomplete":
             assert r["reason"] == "the budget ran out before it started"
+            assert r["strength"] == "not run", r      # never "exhaustive to depth 0"
+
+
+def test_a_run_cut_by_the_budget_is_partial_not_exhaustive():
+    """A row whose search the budget cut says partial, to the depth asked,
+    with the figures it got to; a complete one says exhaustive."""
+    from vcpcheck.checks.explore import ExploreResult
+    from vcpcheck.checks.formats import run_rows
+    from vcpcheck.impl.kconfig import Kconfig
+    cfg = Kconfig.make()
+    cut = ExploreResult(states=7, transitions=9, depth=3, complete=False)
+    done = ExploreResult(states=7, transitions=9, depth=3)
+    rows = run_rows([cfg], [cfg], [], ["explore"], {(0, "explore"): (cut, True)})
+    assert rows[0]["outcome"] == "incomplete"
+    assert rows[0]["strength"] == "partial to depth 3: 7 states, 9 transitions"
+    rows = run_rows([cfg], [cfg], [], ["explore"], {(0, "explore"): (done, False)})
+    assert rows[0]["outcome"] == "pass"
+    assert rows[0]["strength"] == "exhaustive to depth 3: 7 states, 9 transitions"
 
 
 def test_check_schema_rejects_a_run_without_its_figures(v3):
