@@ -767,7 +767,9 @@ YOUNG_GC = 100_000
 
 def _young_gc(search):
     """Run ``search`` with gc's youngest threshold at YOUNG_GC (never lower
-    than it is), restored after."""
+    than it is), restored after.  The threshold is the process's: the
+    engines run one search per process (--jobs and Dask workers are
+    processes of one thread)."""
     @functools.wraps(search)
     def wrapped(*args, **kw):
         threshold = gc.get_threshold()

@@ -40,6 +40,22 @@ def busy_harness(cfg=None):
     return h
 
 
+def test_checking_a_state_leaves_no_garbage_cycles():
+    """The invariants run on every state a search finds: what they build
+    must be freed by reference counting, not left for the garbage
+    collector (ownership()'s walk once was a closure that called itself)."""
+    import gc
+    h = busy_harness()
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            assert h.violations() == []
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.short())
 def test_invariants_hold_after_boot(cfg):
     """Expect a freshly booted kernel with an empty ledger to satisfy all."""
